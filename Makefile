@@ -1,0 +1,36 @@
+# Two set-up commands (README): `make reproduce` and `make test`. Both create .venv if
+# missing and install what is missing. torch is pinned to the CPU build that this
+# machine class carries; package metadata keeps a normal range for users.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+TORCH  := torch==2.13.0
+
+.PHONY: install reproduce test test-fast bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(VENV)/bin/python pyproject.toml
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+reproduce: $(STAMP)
+	$(VENV)/bin/paperzoo reproduce all
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(PY) benchmarks/sparc.py --quick
+
+clean:
+	rm -rf $(VENV) reproduction

@@ -1,0 +1,70 @@
+"""CLI machinery shared by every system's commands (click).
+
+`--device`, `--seed` and `--out` mean the same in every system; `PaperzooError` from any
+command is printed as one line ("Error: ...") with exit code 1, never as a traceback.
+"""
+
+import importlib
+from pathlib import Path
+
+import click
+
+from paperzoo.core.errors import PaperzooError
+
+
+class Group(click.Group):
+    """A click group whose subcommands may be imported lazily (`lazy={"name": "module:attr"}`),
+    so `paperzoo --help` does not import torch for every system, and which turns
+    PaperzooError into a one-line error."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy:
+            module, attr = self.lazy[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PaperzooError as err:
+            raise click.ClickException(str(err)) from None
+
+
+def device_option(f):
+    return click.option(
+        "--device", default="auto", show_default=True,
+        help="Where to run: auto (GPU if present), cpu, cuda, cuda:1, mps.",
+    )(f)
+
+
+def seed_option(f):
+    return click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same numbers.")(f)
+
+
+def out_option(default: str, help: str):
+    def decorate(f):
+        return click.option("--out", type=click.Path(path_type=Path), default=default, show_default=True, help=help)(f)
+
+    return decorate
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when available, else 'cpu'; anything else is checked and returned."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise PaperzooError(f"--device {device!r} is not a device; expected auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PaperzooError(f"--device {device!r}: no CUDA GPU is available here; use --device cpu")
+    return device

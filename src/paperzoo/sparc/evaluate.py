@@ -1,0 +1,217 @@
+"""Small-scale evaluations of a SPARC/CLIP dual encoder on held-out world scenes (card §5).
+
+Analogues of the paper's evaluations, on scenes whose ground truth is known exactly:
+
+- `localisation`: token -> patch pointing accuracy (argmax_p cos(t_l, v_p) lands on the
+  object the word describes; chance = |GT| / P) and IoU of {ŝ_lp >= 1/P} (Eqs. 2-3's
+  kept set) with the object's patches, over unambiguous content words.
+- `segmentation`: zero-shot shape segmentation (the T6 protocol): each patch takes the
+  shape whose prompt "a <shape>" has the highest cosine with its embedding, patches
+  through h_v then g_v (App. D.7); mIoU over the shapes present, on object patches.
+- `retrieval`: image -> text and text -> image R@1 with global embeddings (T3).
+- `compositional`: SugarCrepe-style: the true caption must beat a hard negative
+  (replace-att, swap-att, swap-rel) in global cosine, on 2-object scenes.
+- `faithfulness`: K-Pna analogue (T4): the share of colour and shape words of the top-1
+  retrieved caption that are present in the image.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from paperzoo.sparc.model import SparcModel
+from paperzoo.world.scenes import (
+    COLOURS, PAD_ID, SceneBatch, SceneConfig, SceneObject, WordTokenizer, describe, patch_targets, tokenize,
+)
+
+EVAL_SEED = 1234  # the held-out evaluation set: split "eval", never seen in training
+
+
+@torch.no_grad()
+def embed(model: SparcModel, batch: SceneBatch, chunk: int = 250) -> dict[str, Tensor]:
+    """All embeddings of a scene batch (unnormalised), computed in chunks on the model's device."""
+    device = next(model.parameters()).device
+    L = model.config.text.context_length
+    parts: dict[str, list[Tensor]] = {}
+    model.eval()
+    for start in range(0, len(batch), chunk):
+        b = batch[start : start + chunk]
+        images = b.images_float().to(device)
+        ids = torch.from_numpy(b.token_ids[:, :L]).long().to(device)
+        mask = torch.from_numpy(b.token_mask[:, :L]).to(device)
+        out = model(images, ids, mask)
+        out["seg_patches"] = model.segmentation_patches(images)
+        for k, v in out.items():
+            parts.setdefault(k, []).append(v.cpu())
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def objects_of(batch: SceneBatch, i: int, config: SceneConfig) -> list[SceneObject]:
+    """Rebuild scene i's objects from the batch arrays."""
+    objs = []
+    for o in range(int(batch.n_objects[i])):
+        s, c, z, t = (int(a) for a in batch.attributes[i, o])
+        objs.append(SceneObject(config.shapes[s], config.colours[c], config.sizes[z], config.textures[t],
+                                tuple(int(x) for x in batch.boxes[i, o])))
+    return objs
+
+
+def caption_order(batch: SceneBatch, i: int) -> list[int]:
+    """The order in which scene i's caption names its objects."""
+    order: list[int] = []
+    for o in batch.token_object[i]:
+        if o >= 0 and o not in order:
+            order.append(int(o))
+    return order
+
+
+def unambiguous_tokens(batch: SceneBatch, config: SceneConfig) -> list[tuple[int, int, int]]:
+    """(scene, token position, object) for content words that name exactly one object's attribute value."""
+    tok = WordTokenizer()
+    out = []
+    for i in range(len(batch)):
+        n = int(batch.n_objects[i])
+        for l, o in enumerate(batch.token_object[i]):
+            if o < 0:
+                continue
+            word = tok.vocab[int(batch.token_ids[i, l])]
+            holders = [j for j in range(n) if word in (config.shapes[batch.attributes[i, j, 0]], config.colours[batch.attributes[i, j, 1]],
+                                                       config.sizes[batch.attributes[i, j, 2]], config.textures[batch.attributes[i, j, 3]])]
+            if holders == [int(o)]:
+                out.append((i, l, int(o)))
+    return out
+
+
+def localisation(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb: dict | None = None) -> dict[str, float]:
+    """Token -> patch pointing accuracy, its chance level, and IoU of the kept set {ŝ >= 1/P}."""
+    emb = emb or embed(model, batch)
+    patch = model.config.vision.patch_size
+    targets = patch_targets(batch.masks, patch)  # (N, O, P)
+    P = targets.shape[-1]
+    hits, chance, ious = [], [], []
+    for i, l, o in unambiguous_tokens(batch, config):
+        gt = torch.from_numpy(targets[i, o])
+        if not gt.any():
+            continue
+        t, v = emb["t_tokens"][i, l], emb["v_patches"][i]
+        cos = F.cosine_similarity(t[None], v, dim=-1)  # (P,)
+        hits.append(bool(gt[cos.argmax()]))
+        chance.append(gt.float().mean().item())
+        s = v @ t  # s_lp, raw dot product (Eq. 2's input)
+        s_hat = (s - s.min()) / (s.max() - s.min() + 1e-8)  # Eq. 2
+        kept = s_hat >= 1.0 / P  # Eq. 3's support
+        ious.append(((kept & gt).sum() / (kept | gt).sum()).item())
+    return {
+        "pointing": float(np.mean(hits)),
+        "pointing_chance": float(np.mean(chance)),
+        "iou": float(np.mean(ious)),
+        "tokens": len(hits),
+    }
+
+
+@torch.no_grad()
+def text_embeddings(model: SparcModel, captions: list[str]) -> Tensor:
+    """Global text embeddings t̄ of captions: (N, d), unnormalised."""
+    device = next(model.parameters()).device
+    ids, mask = WordTokenizer()(captions, model.config.text.context_length)
+    return model.encode_text(ids.to(device), mask.to(device))["t_global"].cpu()
+
+
+def segmentation(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb: dict | None = None) -> dict[str, float]:
+    """Zero-shot shape segmentation mIoU on object patches (background excluded: the world's
+    captions never name it, so it has no prompt)."""
+    emb = emb or embed(model, batch)
+    prompts = F.normalize(text_embeddings(model, [f"a {s}" for s in config.shapes]), dim=-1)  # (K, d)
+    patches = F.normalize(emb["seg_patches"], dim=-1)  # (N, P, d)
+    pred = (patches @ prompts.T).argmax(-1).numpy()  # (N, P)
+    targets = patch_targets(batch.masks, model.config.vision.patch_size)  # (N, O, P)
+    label = np.full(pred.shape, -1)
+    for o in range(targets.shape[1]):
+        shape = batch.attributes[:, o, 0][:, None]
+        label = np.where(targets[:, o], np.broadcast_to(shape, label.shape), label)
+    fg = label >= 0
+    ious = []
+    for k in range(len(config.shapes)):
+        gt, pr = (label == k) & fg, (pred == k) & fg
+        if gt.any():
+            ious.append((gt & pr).sum() / (gt | pr).sum())
+    return {"miou": float(np.mean(ious)), "pixel_accuracy": float((pred[fg] == label[fg]).mean())}
+
+
+def retrieval(emb: dict[str, Tensor]) -> dict[str, float]:
+    """Image -> text and text -> image R@1 over the evaluation set (global embeddings)."""
+    v, t = F.normalize(emb["v_global"], dim=-1), F.normalize(emb["t_global"], dim=-1)
+    sim = v @ t.T
+    target = torch.arange(len(v))
+    return {
+        "i2t_r1": (sim.argmax(1) == target).float().mean().item(),
+        "t2i_r1": (sim.argmax(0) == target).float().mean().item(),
+    }
+
+
+OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
+
+
+def hard_negatives(objs: list[SceneObject], order: list[int], config: SceneConfig, rng: np.random.Generator) -> dict[str, str]:
+    """SugarCrepe-style negatives of a 2-object caption: replace-att, swap-att, swap-rel."""
+    words, _ = describe(objs, order)
+    out = {}
+    absent = [c for c in config.colours if c not in {o.colour for o in objs}]
+    k = int(rng.integers(len(objs)))
+    replaced = list(objs)
+    replaced[k] = replace(objs[k], colour=str(rng.choice(absent)))
+    out["replace_att"] = " ".join(describe(replaced, order)[0])
+    if objs[0].colour != objs[1].colour:
+        swapped = [replace(objs[0], colour=objs[1].colour), replace(objs[1], colour=objs[0].colour)]
+        out["swap_att"] = " ".join(describe(swapped, order)[0])
+    out["swap_rel"] = " ".join(OPPOSITE.get(w, w) for w in words)
+    return out
+
+
+def compositional(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb: dict | None = None, seed: int = 0) -> dict[str, float]:
+    """Share of 2-object scenes where cos(v̄, t̄_true) > cos(v̄, t̄_negative), per negative type."""
+    emb = emb or embed(model, batch)
+    rng = np.random.default_rng(seed)
+    rows = [i for i in range(len(batch)) if batch.n_objects[i] == 2]
+    kinds: dict[str, list[tuple[int, str]]] = {}
+    for i in rows:
+        for kind, caption in hard_negatives(objects_of(batch, i, config), caption_order(batch, i), config, rng).items():
+            kinds.setdefault(kind, []).append((i, caption))
+    v = F.normalize(emb["v_global"], dim=-1)
+    t = F.normalize(emb["t_global"], dim=-1)
+    result = {}
+    for kind, items in kinds.items():
+        idx = torch.tensor([i for i, _ in items])
+        neg = F.normalize(text_embeddings(model, [c for _, c in items]), dim=-1)
+        pos_sim = (v[idx] * t[idx]).sum(-1)
+        neg_sim = (v[idx] * neg).sum(-1)
+        result[kind] = (pos_sim > neg_sim).float().mean().item()
+    return result
+
+
+def faithfulness(emb: dict[str, Tensor], batch: SceneBatch, config: SceneConfig) -> float:
+    """K-Pna analogue: share of colour/shape words of the top-1 retrieved caption present in the image."""
+    v, t = F.normalize(emb["v_global"], dim=-1), F.normalize(emb["t_global"], dim=-1)
+    top = (v @ t.T).argmax(1).numpy()
+    words_of = set(config.shapes) | set(config.colours)
+    scores = []
+    for i, j in enumerate(top):
+        present = {config.shapes[a] for a in batch.attributes[i, : batch.n_objects[i], 0]}
+        present |= {config.colours[a] for a in batch.attributes[i, : batch.n_objects[i], 1]}
+        named = [w for w in batch.captions[j].split() if w in words_of]
+        scores.append(np.mean([w in present for w in named]))
+    return float(np.mean(scores))
+
+
+def evaluate(model: SparcModel, batch: SceneBatch, config: SceneConfig, seed: int = 0) -> dict[str, float]:
+    """Every metric above on one evaluation batch, flattened into one dict."""
+    emb = embed(model, batch)
+    metrics = {f"loc_{k}": v for k, v in localisation(model, batch, config, emb).items()}
+    metrics.update({f"seg_{k}": v for k, v in segmentation(model, batch, config, emb).items()})
+    metrics.update(retrieval(emb))
+    metrics.update({f"comp_{k}": v for k, v in compositional(model, batch, config, emb, seed).items()})
+    metrics["k_pna"] = faithfulness(emb, batch, config)
+    return metrics

@@ -1,0 +1,29 @@
+"""The ten systems of the 2024-01-19 digest and what works in each today."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class System:
+    name: str  # folder and CLI name
+    title: str
+    arxiv: str
+    status: str  # what works today, one line
+    implemented: bool
+
+
+SYSTEMS: tuple[System, ...] = (
+    System("self_rewarding", "Self-Rewarding Language Models", "2401.10020", "not yet implemented", False),
+    System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061", "not yet implemented", False),
+    System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225", "not yet implemented", False),
+    System("vmamba", "VMamba: Visual State Space Model", "2401.10166", "not yet implemented", False),
+    System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985", "not yet implemented", False),
+    System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
+           "train, demo, evaluate, reproduce; losses, named configs, real-data loaders", True),
+    System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171", "not yet implemented", False),
+    System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032", "not yet implemented", False),
+    System("customvideo", "CustomVideo: multi-subject text-to-video customization", "2401.09962", "not yet implemented", False),
+    System("cmmd", "Rethinking FID: CMMD", "2401.09603", "not yet implemented", False),
+)
+
+BY_NAME = {s.name: s for s in SYSTEMS}

@@ -1,0 +1,30 @@
+"""Shared test set-up: every test gets its own empty PAPERZOO_CACHE unless it asks for the
+session cache (`shared_cache`), so tests never read a user's cache."""
+
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch, request):
+    if "shared_cache" in request.fixturenames:
+        return
+    monkeypatch.setenv("PAPERZOO_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory):
+    """One cache folder for the whole session (trained tiny models are reused across tests),
+    inside CI's PAPERZOO_CACHE when it is set, so CI still starts from empty."""
+    root = os.environ.get("PAPERZOO_CACHE")
+    return root if root else str(tmp_path_factory.mktemp("session-cache"))
+
+
+@pytest.fixture
+def shared_cache(session_cache, monkeypatch):
+    monkeypatch.setenv("PAPERZOO_CACHE", session_cache)
+    return session_cache

@@ -1,0 +1,95 @@
+import dataclasses
+
+import pytest
+import torch
+
+import paperzoo.sparc as sparc
+from paperzoo.core.errors import CheckpointError, InputError
+from paperzoo.world.scenes import SceneConfig, make_scenes
+
+
+def batch(n=4):
+    b = make_scenes(SceneConfig(), 0, n)
+    return b.images_float(), torch.from_numpy(b.token_ids).long(), torch.from_numpy(b.token_mask)
+
+
+@pytest.mark.parametrize("head", ["paper", "pseudocode"])
+def test_shapes_and_global_heads(head):
+    torch.manual_seed(0)
+    model = sparc.SparcModel(dataclasses.replace(sparc.config("tiny"), global_head=head))
+    images, ids, mask = batch()
+    out = model(images, ids, mask)
+    assert out["v_patches"].shape == (4, 36, 64) and out["t_tokens"].shape == (4, 16, 64)
+    assert out["v_global"].shape == (4, 64) and out["t_global"].shape == (4, 64)
+    if head == "pseudocode":  # App. C: the mean of the adapted embeddings
+        assert torch.allclose(out["v_global"], out["v_patches"].mean(1), atol=1e-6)
+        m = mask.float()[..., None]
+        assert torch.allclose(out["t_global"], (out["t_tokens"] * m).sum(1) / m.sum(1), atol=1e-6)
+    assert model.segmentation_patches(images).shape == (4, 36, 64)
+    losses = model.loss(images, ids, mask)
+    losses["loss"].backward()
+    assert model.log_logit_scale.grad is not None
+    assert torch.isclose(losses["loss"], 0.5 * losses["global"] + 1.0 * losses["fine"])
+
+
+def test_text_encoder_ignores_pads():
+    torch.manual_seed(0)
+    model = sparc.SparcModel("tiny").eval()
+    images, ids, mask = batch(2)
+    ids2 = ids.clone()
+    ids2[~mask] = 7  # change what sits in the pad positions
+    a = model.encode_text(ids, mask)
+    b = model.encode_text(ids2, mask)
+    assert torch.allclose(a["t_global"], b["t_global"], atol=1e-5)
+    assert torch.allclose(a["t_tokens"][mask], b["t_tokens"][mask], atol=1e-5)
+
+
+def test_logit_scale_is_clamped_at_100():
+    model = sparc.SparcModel("tiny")
+    with torch.no_grad():
+        model.log_logit_scale.fill_(10.0)
+    assert model.logit_scale().item() == 100.0
+    sep = sparc.SparcModel(dataclasses.replace(sparc.config("tiny"), separate_temperatures=True))
+    with torch.no_grad():
+        sep.log_logit_scale_fine.fill_(1.0)
+    assert sep.logit_scale("fine").item() == pytest.approx(torch.e)
+    assert sep.logit_scale().item() == pytest.approx(1 / 0.07, rel=1e-5)
+
+
+def test_clip_baseline_skips_fine_loss():
+    model = sparc.SparcModel(sparc.config("tiny").clip())
+    out = model.loss(*batch())
+    assert out["fine"].item() == 0.0 and torch.isclose(out["loss"], 0.5 * out["global"])
+
+
+def test_bad_inputs_get_one_clear_error():
+    model = sparc.SparcModel("tiny")
+    images, ids, mask = batch(2)
+    with pytest.raises(InputError, match=r"images: expected a float tensor \(B, 3, 48, 48\).*shape \(2, 1, 48, 48\)"):
+        model.encode_image(images[:, :1])
+    with pytest.raises(InputError, match="images: expected"):
+        model.encode_image((images * 255).to(torch.uint8))
+    with pytest.raises(InputError, match="shape"):
+        model.encode_image(torch.zeros(2, 3, 64, 64))
+    with pytest.raises(InputError, match="token_mask"):
+        model.encode_text(ids, mask.long())
+    with pytest.raises(InputError, match="exceeds the text context length 16"):
+        model.encode_text(torch.zeros(2, 20, dtype=torch.long), torch.ones(2, 20, dtype=torch.bool))
+    with pytest.raises(InputError, match="ids must lie in"):
+        model.encode_text(ids + 1000, mask)
+
+
+def test_save_load_round_trip_and_errors(tmp_path):
+    torch.manual_seed(0)
+    model = sparc.SparcModel("tiny").eval()
+    path = model.save_pretrained(tmp_path / "m")
+    loaded = sparc.SparcModel.from_pretrained(path).eval()
+    images, ids, mask = batch(2)
+    with torch.no_grad():
+        assert torch.equal(model(images, ids, mask)["v_global"], loaded(images, ids, mask)["v_global"])
+    assert loaded.config == model.config
+    with pytest.raises(CheckpointError, match="does not exist"):
+        sparc.SparcModel.from_pretrained(tmp_path / "missing")
+    (path / "model.safetensors").write_bytes(b"\x00" * 10)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        sparc.SparcModel.from_pretrained(path)
