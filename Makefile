@@ -7,6 +7,8 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
+# The CPU wheel of torch 2.13.0 lies in /opt/wheels on this machine class; elsewhere pip's own index serves it.
+WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
 .PHONY: install reproduce test test-fast bench clean
 
@@ -14,8 +16,8 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet $(WHEELS) $(TORCH)
+	$(PIP) install --quiet $(WHEELS) -e ".[test]"
 	touch $(STAMP)
 
 install: $(STAMP)

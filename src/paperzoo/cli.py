@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, seed_option
+from paperzoo.core.cli import Group, device_option, resolve_device, seed_option
 from paperzoo.systems import BY_NAME, SYSTEMS
 
 LAZY = {"world": "paperzoo.world.cli:world"}
@@ -55,7 +55,7 @@ def reproduce(system: str, quick: bool, out: Path, device: str, seed: int):
             continue
         click.echo(f"{s.name}: reproducing ...")
         module = importlib.import_module(f"paperzoo.{s.name}.reproduce")
-        report = module.run(out_dir=out, quick=quick, device=device, seed=seed)
+        report = module.run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
         report.save(out)
     path = write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])
     click.echo(f"wrote {path}")

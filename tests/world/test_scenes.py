@@ -253,3 +253,22 @@ def test_show_scenes(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5_000
     path2 = show_scenes(TEXTURED, 0, 3, tmp_path / "b.png", batch=make_scenes(TEXTURED, 0, 3))
     assert path2.stat().st_size > 1_000
+
+
+def test_caption_words_choose_the_named_attributes():
+    from paperzoo.world.scenes import SHAPES, max_caption_length, make_scenes
+
+    cfg = SceneConfig(caption_words=("shape",), max_tokens=max_caption_length(3, False, ("shape",)))
+    assert cfg.max_tokens == 10
+    batch = make_scenes(cfg, 0, 50)
+    for caption, n in zip(batch.captions, batch.n_objects):
+        words = caption.split()
+        assert sum(w in SHAPES for w in words) == n and words.count("a") == n
+        assert not any(w in ("red", "green", "blue", "small", "large") for w in words)
+    both = make_scenes(SceneConfig(caption_words=("colour", "shape")), 0, 5)
+    for caption, n in zip(both.captions, both.n_objects):
+        words = caption.split()
+        assert sum(w in SHAPES for w in words) == n and sum(w in ("red", "green", "blue", "yellow", "magenta", "cyan") for w in words) == n
+        assert "small" not in words and "large" not in words
+    with pytest.raises(ConfigError, match="caption_words"):
+        SceneConfig(caption_words=("smell",))

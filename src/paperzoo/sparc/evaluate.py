@@ -157,16 +157,17 @@ OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"
 
 def hard_negatives(objs: list[SceneObject], order: list[int], config: SceneConfig, rng: np.random.Generator) -> dict[str, str]:
     """SugarCrepe-style negatives of a 2-object caption: replace-att, swap-att, swap-rel."""
-    words, _ = describe(objs, order)
+    words, _ = describe(objs, order, config.caption_words)
     out = {}
     absent = [c for c in config.colours if c not in {o.colour for o in objs}]
     k = int(rng.integers(len(objs)))
     replaced = list(objs)
     replaced[k] = replace(objs[k], colour=str(rng.choice(absent)))
-    out["replace_att"] = " ".join(describe(replaced, order)[0])
-    if objs[0].colour != objs[1].colour:
-        swapped = [replace(objs[0], colour=objs[1].colour), replace(objs[1], colour=objs[0].colour)]
-        out["swap_att"] = " ".join(describe(swapped, order)[0])
+    if "colour" in config.caption_words:  # the attribute negatives need colour words
+        out["replace_att"] = " ".join(describe(replaced, order, config.caption_words)[0])
+        if objs[0].colour != objs[1].colour:
+            swapped = [replace(objs[0], colour=objs[1].colour), replace(objs[1], colour=objs[0].colour)]
+            out["swap_att"] = " ".join(describe(swapped, order, config.caption_words)[0])
     out["swap_rel"] = " ".join(OPPOSITE.get(w, w) for w in words)
     return out
 

@@ -67,10 +67,12 @@ def train(
     resume: bool = False,
     checkpoint_every: int = 0,
     progress: bool = True,
+    scene_config: SceneConfig | None = None,
     **overrides,
 ) -> tuple[SparcModel, list[dict]]:
     """Train a SPARC (or, with lambda_fine=0, CLIP) dual encoder; returns the model and loss history.
 
+    `scene_config` sets the world for `data="world"` (default: `world_scene_config(config)`).
     `overrides` replace TrainConfig fields (steps, batch_size, lr, ...). The final model is
     written to `out_dir/model` (save_pretrained) and the history to `out_dir/history.json`.
     """
@@ -83,7 +85,7 @@ def train(
     if str(data) == "world":
         if str(tokenizer) != "world":
             raise InputError("the scene world uses its own word tokenizer; pass --tokenizer world with --data world")
-        batch_fn = WorldData(world_scene_config(config), seed, tc.batch_size, config.text.context_length)
+        batch_fn = WorldData(scene_config or world_scene_config(config), seed, tc.batch_size, config.text.context_length)
     else:
         tokenize = load_tokenizer(tokenizer, config.text.context_length)
         paths = [Path(p) for p in ([data] if isinstance(data, (str, Path)) else data)]

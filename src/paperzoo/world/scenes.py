@@ -81,9 +81,13 @@ def size_extent(size: str, image_size: int) -> int:
     return max(1, round(SIZES[size] * image_size))
 
 
-def max_caption_length(max_objects: int, textured: bool) -> int:
-    """Longest caption: per object "a size [texture] colour shape", 2 words per relation."""
-    return max_objects * (5 if textured else 4) + (max_objects - 1) * 2
+ATTRIBUTES: tuple[str, ...] = ("size", "texture", "colour", "shape")  # caption word order per object
+
+
+def max_caption_length(max_objects: int, textured: bool, caption_words: Sequence[str] = ATTRIBUTES) -> int:
+    """Longest caption: per object "a" + its named attributes, 2 words per relation."""
+    per_object = 1 + sum(1 for a in caption_words if a != "texture") + (1 if textured and "texture" in caption_words else 0)
+    return max_objects * per_object + (max_objects - 1) * 2
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,8 @@ class SceneConfig:
     textures: tuple[str, ...] = ("plain",)  # also "striped", "dotted"
     noise: float = 0.03  # std of Gaussian noise on the background, in [0, 1] units
     max_tokens: int = 16  # the longest 3-object caption without texture words
+    # Which attributes a caption names per object, e.g. ("shape",) gives "a circle left of a square".
+    caption_words: tuple[str, ...] = ATTRIBUTES
 
     def __post_init__(self):
         for name, allowed in (("shapes", SHAPES), ("colours", COLOURS), ("sizes", SIZES), ("textures", TEXTURES)):
@@ -112,6 +118,10 @@ class SceneConfig:
                 raise ConfigError(f"SceneConfig.{name}: unknown {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
             if len(set(values)) != len(values):
                 raise ConfigError(f"SceneConfig.{name}: repeated names in {values}")
+        object.__setattr__(self, "caption_words", tuple(self.caption_words))
+        bad = [a for a in self.caption_words if a not in ATTRIBUTES]
+        if bad or not self.caption_words:
+            raise ConfigError(f"SceneConfig.caption_words: {self.caption_words!r}; expected a non-empty subset of {ATTRIBUTES}")
         if not 1 <= self.min_objects <= self.max_objects:
             raise ConfigError(f"SceneConfig: need 1 <= min_objects <= max_objects, got {self.min_objects} and {self.max_objects}")
         if self.noise < 0:
@@ -127,7 +137,7 @@ class SceneConfig:
                 f"SceneConfig.image_size: {self.image_size} px cannot hold max_objects={self.max_objects} "
                 f"non-overlapping objects of size {self._largest!r}; use a larger image or fewer objects"
             )
-        need = max_caption_length(self.max_objects, any(t != "plain" for t in self.textures))
+        need = max_caption_length(self.max_objects, any(t != "plain" for t in self.textures), self.caption_words)
         if self.max_tokens < need:
             raise ConfigError(f"SceneConfig.max_tokens: {self.max_tokens} is too short; captions of this config need up to {need}")
 
@@ -172,10 +182,15 @@ class Scene:
         return " ".join(self.words)
 
 
-def object_words(obj: SceneObject) -> list[str]:
-    """"a <size> [<texture>] <colour> <shape>"; the texture word only when it is not plain."""
-    texture = [] if obj.texture == "plain" else [obj.texture]
-    return ["a", obj.size, *texture, obj.colour, obj.shape]
+def object_words(obj: SceneObject, caption_words: Sequence[str] = ATTRIBUTES) -> list[str]:
+    """"a <size> [<texture>] <colour> <shape>", keeping the attributes in `caption_words`;
+    the texture word only when it is not plain."""
+    words = ["a"]
+    for attribute in ATTRIBUTES:
+        value = getattr(obj, attribute)
+        if attribute in caption_words and not (attribute == "texture" and value == "plain"):
+            words.append(value)
+    return words
 
 
 def relation_word(a: SceneObject, b: SceneObject) -> list[str]:
@@ -189,7 +204,9 @@ def relation_word(a: SceneObject, b: SceneObject) -> list[str]:
     return ["above"] if ay < by else ["below"]
 
 
-def describe(objects: Sequence[SceneObject], order: Sequence[int]) -> tuple[list[str], list[int]]:
+def describe(
+    objects: Sequence[SceneObject], order: Sequence[int], caption_words: Sequence[str] = ATTRIBUTES
+) -> tuple[list[str], list[int]]:
     """Caption words and per-word object index for `objects` named in `order`.
 
     obj[order[0]] rel obj[order[1]] rel obj[order[2]] ..., each relation between consecutive
@@ -202,7 +219,7 @@ def describe(objects: Sequence[SceneObject], order: Sequence[int]) -> tuple[list
             rel = relation_word(objects[order[k - 1]], objects[i])
             words += rel
             token_object += [-1] * len(rel)
-        obj_words = object_words(objects[i])
+        obj_words = object_words(objects[i], caption_words)
         words += obj_words
         token_object += [-1] + [i] * (len(obj_words) - 1)  # the article describes no object
     return words, token_object
@@ -299,7 +316,7 @@ def render_scene(config: SceneConfig, rng: np.random.Generator) -> Scene:
     image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
 
     order = [int(i) for i in rng.permutation(n)]
-    words, token_object = describe(objects, order)
+    words, token_object = describe(objects, order, config.caption_words)
     return Scene(image=image, objects=objects, masks=masks, words=words, token_object=token_object)
 
 

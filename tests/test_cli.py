@@ -1,0 +1,69 @@
+"""The command line: --help everywhere, list, errors as one line, world show."""
+
+import pytest
+from click.testing import CliRunner
+
+from paperzoo.cli import main
+from paperzoo.systems import SYSTEMS
+
+
+def all_commands(group, prefix=()):
+    import click
+
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        yield prefix + (name,)
+        if isinstance(cmd, click.Group):
+            yield from all_commands(cmd, prefix + (name,))
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    commands = list(all_commands(main))
+    assert ("sparc", "train") in commands and ("world", "show", "scenes") in commands and ("reproduce",) in commands
+    for path in [()] + commands:
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.output
+
+
+def test_list_names_all_ten_systems():
+    result = CliRunner().invoke(main, ["list"])
+    assert result.exit_code == 0
+    assert len(SYSTEMS) == 10
+    for s in SYSTEMS:
+        assert s.name in result.output
+    assert "not yet implemented" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["reproduce", "nosuch"], "unknown system 'nosuch'"),
+        (["sparc", "train", "--config", "vit-z"], "unknown sparc config 'vit-z'"),
+        (["sparc", "evaluate", "missing_folder"], "checkpoint folder missing_folder does not exist"),
+        (["sparc", "train", "--device", "cuda:0"], "no CUDA GPU"),
+        (["sparc", "train", "--data", "nowhere", "--tokenizer", "nowhere"], "tokenizer 'nowhere'"),
+    ],
+)
+def test_bad_input_is_one_line_error(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_world_show_scenes(tmp_path):
+    out = tmp_path / "grid.png"
+    result = CliRunner().invoke(main, ["world", "show", "scenes", "--out", str(out), "-n", "4"])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sparc_configs_lists_paper_sizes():
+    result = CliRunner().invoke(main, ["sparc", "configs"])
+    assert result.exit_code == 0
+    assert "85.80M" in result.output and "303.18M" in result.output and "109.67M" in result.output
