@@ -67,3 +67,26 @@ def test_sparc_configs_lists_paper_sizes():
     result = CliRunner().invoke(main, ["sparc", "configs"])
     assert result.exit_code == 0
     assert "85.80M" in result.output and "303.18M" in result.output and "109.67M" in result.output
+
+
+def test_sparc_train_resume_evaluate_demo_end_to_end(tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "run"
+    args = ["sparc", "train", "--steps", "4", "--batch-size", "8", "--checkpoint-every", "2", "--out", str(run), "--device", "cpu"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert (run / "model" / "model.safetensors").is_file() and (run / "checkpoint" / "trainer_state.pt").is_file()
+    result = runner.invoke(main, [*args[:3], "6", *args[4:], "--resume"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    history = json.loads((run / "history.json").read_text())
+    assert history[-1]["step"] == 6
+    result = runner.invoke(main, ["sparc", "evaluate", str(run / "model"), "--count", "40", "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert 0 <= metrics["loc_pointing"] <= 1 and "seg_miou" in metrics and "comp_swap_rel" in metrics
+    out = tmp_path / "demo.png"
+    result = runner.invoke(main, ["sparc", "demo", "--checkpoint", str(run / "model"), "--index", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:4] == b"\x89PNG"

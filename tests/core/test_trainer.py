@@ -61,8 +61,14 @@ def test_resume_matches_uninterrupted_run(tmp_path):
     full = make_trainer(tmp_path / "full")
     full.fit(batch_fn, loss_fn, 40)
 
+    def interrupted(step):
+        if step == 25:
+            raise KeyboardInterrupt  # killed after step 25; the last checkpoint is at 20
+        return batch_fn(step)
+
     first = make_trainer(tmp_path / "split", checkpoint_every=20)
-    first.fit(batch_fn, loss_fn, 25)  # "interrupted" after step 25; last checkpoint at 20
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(interrupted, loss_fn, 40)
     second = make_trainer(tmp_path / "split", checkpoint_every=20)
     second.fit(batch_fn, loss_fn, 40, resume=True)
     assert second.step == 40

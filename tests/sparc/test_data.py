@@ -142,3 +142,33 @@ def test_train_end_to_end_on_local_data(tmp_path, kind):
 def test_world_data_needs_world_tokenizer(tmp_path):
     with pytest.raises(InputError, match="--tokenizer world"):
         sparc.train("tiny", out_dir=tmp_path, data="world", tokenizer=str(tmp_path), steps=1, progress=False)
+
+
+def test_ranks_draw_disjoint_data(tmp_path):
+    from paperzoo.sparc.data import WorldData
+    from paperzoo.world.scenes import SceneConfig
+
+    ranks = [WorldData(SceneConfig(), 0, 4, 16, rank=r, world_size=2)(step=3) for r in (0, 1)]
+    assert not torch.equal(ranks[0]["images"], ranks[1]["images"])
+    single = WorldData(SceneConfig(), 0, 8, 16)(step=3)  # one process, double batch: the same 8 scenes
+    assert torch.equal(torch.cat([r["images"] for r in ranks]), single["images"])
+
+    data = ImageTextFolder(write_folder(tmp_path / "d", n=8), image_size=16)
+    tokenize = load_tokenizer(write_tokenizer(tmp_path / "tok"), 8)
+    halves = [real_batches(data, tokenize, 4, seed=0, rank=r, world_size=2)(0)["images"] for r in (0, 1)]
+    whole = real_batches(data, tokenize, 8, seed=0)(0)["images"]
+    assert torch.equal(torch.cat(halves), whole)
+
+    shards = [write_shard(tmp_path / "a.tar", 2)]
+    with pytest.raises(InputError, match="cannot feed 2 processes"):
+        real_batches(WebDatasetShards(shards, 16), tokenize, 2, rank=0, world_size=2)
+
+
+def test_data_globs_expand(tmp_path):
+    from paperzoo.sparc.train import expand_paths
+
+    for name in ("b.tar", "a.tar"):
+        write_shard(tmp_path / name, 1)
+    assert expand_paths([str(tmp_path / "*.tar")]) == [tmp_path / "a.tar", tmp_path / "b.tar"]
+    with pytest.raises(InputError, match="matches no file"):
+        expand_paths([str(tmp_path / "*.zip")])

@@ -161,8 +161,8 @@ class Trainer:
                 self.history.append(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}")
             bar.update(1)
-            if self.checkpoint_every and self.step % self.checkpoint_every == 0 and self.step < steps:
-                self.save_checkpoint()
+            if self.checkpoint_every and (self.step % self.checkpoint_every == 0 or self.step == steps):
+                self.save_checkpoint()  # also at the end, so a later --resume with more steps continues from here
         bar.close()
         return self.history
 

@@ -94,9 +94,12 @@ class WorldData:
     seed: int
     batch_size: int
     context_length: int
+    rank: int = 0  # under DDP each process draws its own scenes
+    world_size: int = 1
 
     def __call__(self, step: int) -> dict[str, torch.Tensor]:
-        batch = make_scenes(self.scene_config, self.seed, self.batch_size, start=step * self.batch_size, split="train")
+        start = (step * self.world_size + self.rank) * self.batch_size
+        batch = make_scenes(self.scene_config, self.seed, self.batch_size, start=start, split="train")
         L = self.context_length
         return {
             "images": batch.images_float(),
@@ -185,9 +188,14 @@ class WebDatasetShards:
         yield load_image(image, self.image_size), caption
 
 
-def real_batches(pairs: "ImageTextFolder | WebDatasetShards", tokenize: Tokenize, batch_size: int, seed: int = 0) -> Callable[[int], dict]:
+def real_batches(
+    pairs: "ImageTextFolder | WebDatasetShards", tokenize: Tokenize, batch_size: int, seed: int = 0,
+    rank: int = 0, world_size: int = 1,
+) -> Callable[[int], dict]:
     """A `batch_fn(step)` over local data: folders are shuffled per epoch (seeded), shards streamed
-    and cycled. Folder batches are a pure function of the step, so `--resume` sees the same data."""
+    and cycled. Folder batches are a pure function of the step, so `--resume` sees the same data.
+    Under DDP (`world_size` processes) each rank takes its own slice of the folder's order, and
+    its own shards (round robin; there must be at least one shard per rank)."""
 
     def collate(items: list[tuple[np.ndarray, str]]) -> dict[str, torch.Tensor]:
         ids, mask = tokenize([c for _, c in items])
@@ -198,11 +206,17 @@ def real_batches(pairs: "ImageTextFolder | WebDatasetShards", tokenize: Tokenize
 
         def folder_batch(step: int) -> dict:
             # Global sample g of the run is item order_e[g mod n] of epoch e = g // n.
-            positions = range(step * batch_size, (step + 1) * batch_size)
+            first = (step * world_size + rank) * batch_size
+            positions = range(first, first + batch_size)
             orders = {e: np.random.default_rng([seed, e]).permutation(n) for e in {g // n for g in positions}}
             return collate([pairs[int(orders[g // n][g % n])] for g in positions])
 
         return folder_batch
+
+    if world_size > 1:
+        if len(pairs.shards) < world_size:
+            raise InputError(f"{len(pairs.shards)} webdataset shard(s) cannot feed {world_size} processes; give at least one per process")
+        pairs = WebDatasetShards(pairs.shards[rank::world_size], pairs.image_size)
 
     def stream() -> Iterator:
         while True:

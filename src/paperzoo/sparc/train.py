@@ -7,6 +7,7 @@ are gathered; `gather_global=True` (default) all-gathers v̄ and t̄ with gradie
 (open_clip style); L_f is per-sample and needs no communication.
 """
 
+import glob
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -40,6 +41,21 @@ def sparc_step(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, to
     core = model.module if hasattr(model, "module") else model
     out = model(batch["images"], batch["token_ids"], batch["token_mask"])
     return core.objective(out, batch["token_mask"], gather=gather_with_grad)
+
+
+def expand_paths(items: Sequence[str | Path]) -> list[Path]:
+    """Paths, with glob patterns ("shards/*.tar") expanded in sorted order."""
+    out: list[Path] = []
+    for item in items:
+        text = str(item)
+        if any(ch in text for ch in "*?["):
+            matches = sorted(glob.glob(text))
+            if not matches:
+                raise InputError(f"--data pattern {text!r} matches no file")
+            out += [Path(m) for m in matches]
+        else:
+            out.append(Path(text))
+    return out
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -82,20 +98,21 @@ def train(
     seed_everything(seed)
     model = SparcModel(config)
 
+    accelerator = make_accelerator(device, mixed_precision)
+    rank, world_size = accelerator.process_index, accelerator.num_processes
     if str(data) == "world":
         if str(tokenizer) != "world":
             raise InputError("the scene world uses its own word tokenizer; pass --tokenizer world with --data world")
-        batch_fn = WorldData(scene_config or world_scene_config(config), seed, tc.batch_size, config.text.context_length)
+        batch_fn = WorldData(scene_config or world_scene_config(config), seed, tc.batch_size, config.text.context_length, rank, world_size)
     else:
         tokenize = load_tokenizer(tokenizer, config.text.context_length)
-        paths = [Path(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
+        paths = expand_paths([data] if isinstance(data, (str, Path)) else data)
         if len(paths) == 1 and paths[0].is_dir():
             pairs = ImageTextFolder(paths[0], config.vision.image_size)
         else:
             pairs = WebDatasetShards(paths, config.vision.image_size)
-        batch_fn = real_batches(pairs, tokenize, tc.batch_size, seed)
+        batch_fn = real_batches(pairs, tokenize, tc.batch_size, seed, rank, world_size)
 
-    accelerator = make_accelerator(device, mixed_precision)
     optimizer = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr, betas=tc.betas)
     scheduler = warmup_cosine(optimizer, tc.warmup_steps, tc.steps)
     trainer = Trainer(
