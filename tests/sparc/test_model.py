@@ -93,3 +93,22 @@ def test_save_load_round_trip_and_errors(tmp_path):
     (path / "model.safetensors").write_bytes(b"\x00" * 10)
     with pytest.raises(CheckpointError, match="corrupt"):
         sparc.SparcModel.from_pretrained(path)
+
+
+def test_objective_with_gathered_globals_and_separate_temperature():
+    """Under DDP, L_g sees the gathered batch while L_f stays per-sample; simulate two equal
+    ranks by a gather that stacks a detached copy."""
+    torch.manual_seed(0)
+    model = sparc.SparcModel(dataclasses.replace(sparc.config("tiny"), separate_temperatures=True))
+    images, ids, mask = batch(4)
+    out = model(images, ids, mask)
+    gathered = model.objective(out, mask, gather=lambda x: torch.cat([x, x.detach().flip(0)]))
+    local = model.objective(out, mask)
+    assert torch.equal(gathered["fine"], local["fine"])
+    expected = sparc.global_loss(torch.cat([out["v_global"], out["v_global"].flip(0)]),
+                                 torch.cat([out["t_global"], out["t_global"].flip(0)]), model.logit_scale())
+    assert torch.allclose(gathered["global"], expected)
+    with torch.no_grad():
+        model.log_logit_scale_fine.fill_(0.0)  # tau_f = 1 changes L_f only
+    changed = model.objective(out, mask)
+    assert torch.equal(changed["global"], local["global"]) and not torch.equal(changed["fine"], local["fine"])

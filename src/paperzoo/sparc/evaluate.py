@@ -28,6 +28,7 @@ from paperzoo.world.scenes import (
 )
 
 EVAL_SEED = 1234  # the held-out evaluation set: split "eval", never seen in training
+EVAL_VERSION = 2  # bump when a metric changes, so cached evaluations are recomputed
 
 
 @torch.no_grad()
@@ -68,6 +69,14 @@ def caption_order(batch: SceneBatch, i: int) -> list[int]:
     return order
 
 
+def word_kind(word: str, config: SceneConfig) -> str:
+    """Which attribute a content word names: "shape", "colour", "size" or "texture"."""
+    for kind, values in (("shape", config.shapes), ("colour", config.colours), ("size", config.sizes)):
+        if word in values:
+            return kind
+    return "texture"
+
+
 def unambiguous_tokens(batch: SceneBatch, config: SceneConfig) -> list[tuple[int, int, int]]:
     """(scene, token position, object) for content words that name exactly one object's attribute value."""
     tok = WordTokenizer()
@@ -86,12 +95,15 @@ def unambiguous_tokens(batch: SceneBatch, config: SceneConfig) -> list[tuple[int
 
 
 def localisation(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb: dict | None = None) -> dict[str, float]:
-    """Token -> patch pointing accuracy, its chance level, and IoU of the kept set {ŝ >= 1/P}."""
+    """Token -> patch pointing accuracy (overall and per word kind), its chance level, and IoU
+    of the kept set {ŝ >= 1/P}."""
     emb = emb or embed(model, batch)
     patch = model.config.vision.patch_size
     targets = patch_targets(batch.masks, patch)  # (N, O, P)
     P = targets.shape[-1]
+    vocab = WordTokenizer().vocab
     hits, chance, ious = [], [], []
+    by_kind: dict[str, list[bool]] = {}
     for i, l, o in unambiguous_tokens(batch, config):
         gt = torch.from_numpy(targets[i, o])
         if not gt.any():
@@ -99,6 +111,7 @@ def localisation(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb:
         t, v = emb["t_tokens"][i, l], emb["v_patches"][i]
         cos = F.cosine_similarity(t[None], v, dim=-1)  # (P,)
         hits.append(bool(gt[cos.argmax()]))
+        by_kind.setdefault(word_kind(vocab[int(batch.token_ids[i, l])], config), []).append(hits[-1])
         chance.append(gt.float().mean().item())
         s = v @ t  # s_lp, raw dot product (Eq. 2's input)
         s_hat = (s - s.min()) / (s.max() - s.min() + 1e-8)  # Eq. 2
@@ -109,6 +122,7 @@ def localisation(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb:
         "pointing_chance": float(np.mean(chance)),
         "iou": float(np.mean(ious)),
         "tokens": len(hits),
+        **{f"pointing_{kind}": float(np.mean(v)) for kind, v in sorted(by_kind.items())},
     }
 
 

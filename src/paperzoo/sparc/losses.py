@@ -335,11 +335,15 @@ def sparc_loss(
     logit_scale: Tensor | float,
     lambda_global: float = 0.5,
     lambda_fine: float = 1.0,
+    fine_logit_scale: Tensor | float | None = None,
     **fine_kwargs,
 ) -> dict[str, Tensor]:
     r"""Eq. 7, $L = \lambda_g L_g + \lambda_f L_f$.
 
-    v_global, t_global: (B, d); v_patches: (B, P, d); t_tokens: (B, L, d); token_mask: (B, L) bool.
+    v_global, t_global: (B', d), where B' may exceed B when the global embeddings were
+    all-gathered across processes (L_g's negatives); v_patches: (B, P, d); t_tokens:
+    (B, L, d); token_mask: (B, L) bool (L_f is per-sample, computed on the local batch).
+    fine_logit_scale: a separate 1/tau for L_f (default: `logit_scale`).
     fine_kwargs: local_reduction, weighting, sigma, eps of `fine_grained_loss`.
 
     Returns {"loss": L, "global": L_g, "fine": L_f}. With lambda_fine == 0 (the CLIP
@@ -350,15 +354,12 @@ def sparc_loss(
     if unknown:
         raise InputError(f"sparc_loss got unknown keyword(s) {unknown}; fine_grained_loss accepts {_FINE_KWARGS}")
     _check_fine_inputs(v_patches, t_tokens, token_mask)
-    if v_global.ndim == 2 and v_global.shape[0] != v_patches.shape[0]:
-        raise InputError(
-            f"v_global must have shape (B, d) with B = {v_patches.shape[0]} as in v_patches, got {tuple(v_global.shape)}"
-        )
     l_g = global_loss(v_global, t_global, logit_scale)  # Eq. 1
     if lambda_fine == 0:
         l_f = torch.zeros((), dtype=l_g.dtype, device=l_g.device)
         return {"loss": lambda_global * l_g, "global": l_g, "fine": l_f}
-    l_f = fine_grained_loss(v_patches, t_tokens, token_mask, logit_scale, **fine_kwargs)  # Eq. 6
+    fine_scale = logit_scale if fine_logit_scale is None else fine_logit_scale
+    l_f = fine_grained_loss(v_patches, t_tokens, token_mask, fine_scale, **fine_kwargs)  # Eq. 6
     return {"loss": lambda_global * l_g + lambda_fine * l_f, "global": l_g, "fine": l_f}  # Eq. 7
 
 

@@ -19,7 +19,7 @@ from paperzoo.core.checkpoint import PretrainedMixin
 from paperzoo.core.errors import InputError
 from paperzoo.sparc.config import SparcConfig, registry
 from paperzoo.sparc.encoders import TextTransformer, VisionTransformer
-from paperzoo.sparc.losses import fine_grained_loss, global_loss
+from paperzoo.sparc.losses import sparc_loss
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
@@ -117,16 +117,14 @@ class SparcModel(PretrainedMixin, nn.Module):
         """
         c = self.config
         gather = gather or (lambda x: x)
-        l_global = global_loss(gather(out["v_global"]), gather(out["t_global"]), self.logit_scale())  # Eq. 1
-        if c.lambda_fine > 0:
-            l_fine = fine_grained_loss(  # Eqs. 2-6
-                out["v_patches"], out["t_tokens"], token_mask, self.logit_scale("fine"),
-                local_reduction=c.local_reduction, weighting=c.weighting, sigma=c.sigma,
-            )
-        else:
-            l_fine = torch.zeros((), device=l_global.device)
-        loss = c.lambda_global * l_global + c.lambda_fine * l_fine  # Eq. 7
-        return {"loss": loss, "global": l_global.detach(), "fine": l_fine.detach(), "logit_scale": self.logit_scale().detach()}
+        losses = sparc_loss(  # Eq. 7 = lambda_g * Eq. 1 + lambda_f * Eqs. 2-6
+            gather(out["v_global"]), gather(out["t_global"]), out["v_patches"], out["t_tokens"], token_mask,
+            self.logit_scale(), lambda_global=c.lambda_global, lambda_fine=c.lambda_fine,
+            fine_logit_scale=self.logit_scale("fine"),
+            local_reduction=c.local_reduction, weighting=c.weighting, sigma=c.sigma,
+        )
+        return {"loss": losses["loss"], "global": losses["global"].detach(), "fine": losses["fine"].detach(),
+                "logit_scale": self.logit_scale().detach()}
 
     def loss(self, images: Tensor, token_ids: Tensor, token_mask: Tensor) -> dict[str, Tensor]:
         """Eq. 7 on one batch (single process)."""

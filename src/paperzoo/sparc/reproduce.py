@@ -33,7 +33,7 @@ from paperzoo.core.report import Claim, SystemReport, save_figure  # noqa: E402
 from paperzoo.sparc.config import SparcConfig, config  # noqa: E402
 from paperzoo.sparc.data import WorldData  # noqa: E402
 from paperzoo.sparc.demo import heatmap_figure  # noqa: E402
-from paperzoo.sparc.evaluate import EVAL_SEED, evaluate  # noqa: E402
+from paperzoo.sparc.evaluate import EVAL_SEED, EVAL_VERSION, evaluate  # noqa: E402
 from paperzoo.sparc.model import SparcModel  # noqa: E402
 from paperzoo.sparc.train import train, world_scene_config  # noqa: E402
 from paperzoo.world.scenes import SceneConfig, load_scenes  # noqa: E402
@@ -68,23 +68,29 @@ QUICK = Budget(steps=150, batch_size=64, seeds=1, eval_count=300)
 
 
 def run_one(model_config: SparcConfig, scene_config: SceneConfig, seed: int, budget: Budget, folder: Path, device: str) -> dict:
-    """Train one variant and evaluate it; cached in `folder/metrics.json` keyed by every setting."""
-    key = hashlib.sha256(json.dumps([asdict(model_config), asdict(scene_config), seed, asdict(budget)], sort_keys=True).encode()).hexdigest()[:16]
-    cached = folder / "metrics.json"
-    if cached.is_file():
-        data = json.loads(cached.read_text())
-        if data.get("key") == key:
-            return data
-    start = time.perf_counter()
-    model, history = train(model_config, "tiny", out_dir=folder, seed=seed, device=device, progress=False,
+    """Train one variant (cached in `folder/model` + `train.json`, keyed by every training
+    setting) and evaluate it (cached in `metrics.json`, keyed also by EVAL_VERSION)."""
+    train_key = hashlib.sha256(json.dumps(
+        [asdict(model_config), asdict(scene_config), seed, budget.steps, budget.batch_size], sort_keys=True
+    ).encode()).hexdigest()[:16]
+    trained, evaluated = folder / "train.json", folder / "metrics.json"
+    run = json.loads(trained.read_text()) if trained.is_file() else {}
+    if run.get("key") != train_key or not (folder / "model").is_dir():
+        start = time.perf_counter()
+        _, history = train(model_config, "tiny", out_dir=folder, seed=seed, device=device, progress=False,
                            scene_config=scene_config, steps=budget.steps, batch_size=budget.batch_size)
-    seconds = time.perf_counter() - start
-    eval_set = load_scenes(scene_config, EVAL_SEED, budget.eval_count, split="eval")
-    metrics = evaluate(model.cpu(), eval_set, scene_config, seed=seed)
-    data = {"key": key, "metrics": metrics, "history": history, "train_seconds": seconds}
-    folder.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(data, indent=1))
-    return data
+        run = {"key": train_key, "history": history, "train_seconds": time.perf_counter() - start}
+        with atomic_path(trained) as tmp:
+            tmp.write_text(json.dumps(run, indent=1))
+    eval_key = f"{train_key}-v{EVAL_VERSION}-n{budget.eval_count}"
+    scores = json.loads(evaluated.read_text()) if evaluated.is_file() else {}
+    if scores.get("key") != eval_key:
+        model = SparcModel.from_pretrained(folder / "model")
+        eval_set = load_scenes(scene_config, EVAL_SEED, budget.eval_count, split="eval")
+        scores = {"key": eval_key, "metrics": evaluate(model, eval_set, scene_config, seed=seed)}
+        with atomic_path(evaluated) as tmp:
+            tmp.write_text(json.dumps(scores, indent=1))
+    return {**run, "metrics": scores["metrics"]}
 
 
 def step_flops(model_config: SparcConfig, batch_size: int = 128) -> int:
@@ -108,6 +114,9 @@ def seeds_text(results: dict, world: str, variant: str, metric: str) -> str:
 
 METRICS = {
     "loc_pointing": "token->patch pointing",
+    "loc_pointing_size": "pointing, size words",
+    "loc_pointing_colour": "pointing, colour words",
+    "loc_pointing_shape": "pointing, shape words",
     "loc_iou": "token->patch IoU",
     "seg_miou": "zero-shot seg. mIoU",
     "i2t_r1": "i2t R@1",

@@ -11,6 +11,7 @@ speech and text worlds will sit beside it as sibling modules.
 """
 
 from paperzoo.world.scenes import (
+    ATTRIBUTES,
     COLOURS,
     PAD,
     PAD_ID,
@@ -45,7 +46,7 @@ from paperzoo.world.scenes import (
 from paperzoo.world.show import show_scenes
 
 __all__ = [
-    "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
+    "ATTRIBUTES", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
     "VOCAB", "WORLD_VERSION",
     "Scene", "SceneBatch", "SceneConfig", "SceneObject", "WordTokenizer",
     "describe", "load_scenes", "make_scenes", "max_caption_length", "object_words", "patch_targets",

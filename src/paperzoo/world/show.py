@@ -47,5 +47,5 @@ def show_scenes(
     fig.tight_layout(pad=0.4, h_pad=0.6)
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, format="png")
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     return out_path
