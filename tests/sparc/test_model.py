@@ -112,3 +112,18 @@ def test_objective_with_gathered_globals_and_separate_temperature():
         model.log_logit_scale_fine.fill_(0.0)  # tau_f = 1 changes L_f only
     changed = model.objective(out, mask)
     assert torch.equal(changed["global"], local["global"]) and not torch.equal(changed["fine"], local["fine"])
+
+
+def test_fine_ignore_ids_drop_tokens_from_fine_loss_only():
+    from paperzoo.world.scenes import WORD_TO_ID
+
+    torch.manual_seed(0)
+    images, ids, mask = batch(4)
+    stop = (WORD_TO_ID["a"], WORD_TO_ID["of"])
+    model = sparc.SparcModel(dataclasses.replace(sparc.config("tiny"), fine_ignore_ids=stop))
+    out = model(images, ids, mask)
+    expected = mask & (ids != stop[0]) & (ids != stop[1])
+    assert torch.equal(out["fine_mask"], expected) and expected.sum() < mask.sum()
+    losses = model.objective(out, mask)
+    assert torch.allclose(losses["fine"], sparc.fine_grained_loss(out["v_patches"], out["t_tokens"], expected, model.logit_scale()))
+    assert torch.allclose(losses["global"], sparc.global_loss(out["v_global"], out["t_global"], model.logit_scale()))

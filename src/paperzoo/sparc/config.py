@@ -66,6 +66,9 @@ class SparcConfig:
     logit_scale_init: float = 1 / 0.07
     logit_scale_max: float = 100.0
     separate_temperatures: bool = False
+    # Token ids left out of L_f only (e.g. stop words; card §10). The paper keeps every token:
+    # the default is empty. L_g still sees every token.
+    fine_ignore_ids: tuple[int, ...] = ()
 
     def __post_init__(self):
         choices = {

@@ -106,7 +106,12 @@ class SparcModel(PretrainedMixin, nn.Module):
         return self.vision_adaptor(features)
 
     def forward(self, images: Tensor, token_ids: Tensor, token_mask: Tensor) -> dict[str, Tensor]:
-        return {**self.encode_image(images), **self.encode_text(token_ids, token_mask)}
+        """Embeddings of both towers, plus `fine_mask`: the tokens L_f contrasts (token_mask
+        minus `config.fine_ignore_ids`)."""
+        out = {**self.encode_image(images), **self.encode_text(token_ids, token_mask)}
+        ignore = torch.tensor(self.config.fine_ignore_ids, dtype=token_ids.dtype, device=token_ids.device)
+        out["fine_mask"] = token_mask & ~torch.isin(token_ids, ignore)
+        return out
 
     def objective(self, out: dict[str, Tensor], token_mask: Tensor, gather=None) -> dict[str, Tensor]:
         """Eq. 7 from `forward`'s embeddings: {"loss", "global", "fine", "logit_scale"} (scalars).
@@ -118,7 +123,7 @@ class SparcModel(PretrainedMixin, nn.Module):
         c = self.config
         gather = gather or (lambda x: x)
         losses = sparc_loss(  # Eq. 7 = lambda_g * Eq. 1 + lambda_f * Eqs. 2-6
-            gather(out["v_global"]), gather(out["t_global"]), out["v_patches"], out["t_tokens"], token_mask,
+            gather(out["v_global"]), gather(out["t_global"]), out["v_patches"], out["t_tokens"], out.get("fine_mask", token_mask),
             self.logit_scale(), lambda_global=c.lambda_global, lambda_fine=c.lambda_fine,
             fine_logit_scale=self.logit_scale("fine"),
             local_reduction=c.local_reduction, weighting=c.weighting, sigma=c.sigma,
