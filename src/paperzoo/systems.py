@@ -19,7 +19,7 @@ SYSTEMS: tuple[System, ...] = (
     System("vmamba", "VMamba: Visual State Space Model", "2401.10166", "not yet implemented", False),
     System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985", "not yet implemented", False),
     System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
-           "train, demo, evaluate, reproduce; losses, named configs, real-data loaders", True),
+           "train, evaluate, demo, reproduce, real-data loaders; its localisation claim does not reproduce at tiny scale (README)", True),
     System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171", "not yet implemented", False),
     System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032", "not yet implemented", False),
     System("customvideo", "CustomVideo: multi-subject text-to-video customization", "2401.09962", "not yet implemented", False),

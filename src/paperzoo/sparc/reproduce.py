@@ -169,7 +169,7 @@ def bar_plot(results: dict, path: Path) -> Path:
         ax.set_xticks(x + 0.4 - width / 2, [METRICS[m] for m in keys], rotation=20, fontsize=8)
         ax.set_title(world)
         ax.set_ylim(0, 1)
-    axes[0][0].legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="upper left")
     fig.suptitle("SPARC vs CLIP and ablations on held-out scenes (dots: seeds)")
     return save_figure(fig, path)
 
@@ -185,7 +185,7 @@ def loss_plot(results: dict, path: Path) -> Path:
         ax.set_xlabel("step")
         ax.set_title(f"training losses, {world} (seed 0)")
         ax.set_yscale("log")
-    axes[0][0].legend(fontsize=6)
+        ax.legend(fontsize=6)
     return save_figure(fig, path)
 
 
