@@ -22,6 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from paperzoo.core.atomic import atomic_dir, atomic_path
+from paperzoo.core.checkpoint import WEIGHTS_NAME, load_state
 from paperzoo.core.errors import CheckpointError
 
 CHECKPOINT_DIR = "checkpoint"
@@ -111,8 +112,6 @@ class Trainer:
             return False
         if not (source / STATE_NAME).is_file():
             raise CheckpointError(f"resume checkpoint {source} has no {STATE_NAME}; it is corrupt")
-        from paperzoo.core.checkpoint import WEIGHTS_NAME, load_state
-
         load_state(source / "model" / WEIGHTS_NAME, self.unwrapped)
         try:
             state = torch.load(source / STATE_NAME, map_location="cpu", weights_only=False)

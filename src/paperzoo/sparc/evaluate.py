@@ -24,7 +24,7 @@ from torch import Tensor
 
 from paperzoo.sparc.model import SparcModel
 from paperzoo.world.scenes import (
-    COLOURS, PAD_ID, SceneBatch, SceneConfig, SceneObject, WordTokenizer, describe, patch_targets, tokenize,
+    SceneBatch, SceneConfig, SceneObject, WordTokenizer, describe, patch_targets,
 )
 
 EVAL_SEED = 1234  # the held-out evaluation set: split "eval", never seen in training
