@@ -45,7 +45,7 @@ def scenes():
 
 
 def _same(a: SceneBatch, b: SceneBatch) -> bool:
-    arrays = ("images", "masks", "boxes", "attributes", "n_objects", "token_ids", "token_mask", "token_object")
+    arrays = ("images", "masks", "boxes", "attributes", "n_objects", "token_ids", "token_mask", "token_object", "background")
     return all(np.array_equal(getattr(a, k), getattr(b, k)) for k in arrays) and a.captions == b.captions
 
 
@@ -98,7 +98,7 @@ def test_token_object_matches_words(scenes):
         # every object appears exactly once, each word's object has that attribute
         assert sorted({i for i in s.token_object if i >= 0}) == list(range(len(s.objects)))
         for word, i in zip(s.words, s.token_object):
-            if word in ("a", "and", "of", "left", "right", "above", "below"):
+            if word in ("a", "and", "of", "left", "right", "above", "below", "on"):
                 assert i == -1
             else:
                 obj = s.objects[i]
@@ -272,3 +272,56 @@ def test_caption_words_choose_the_named_attributes():
         assert "small" not in words and "large" not in words
     with pytest.raises(ConfigError, match="caption_words"):
         SceneConfig(caption_words=("smell",))
+
+
+def test_named_background_is_drawn_and_captioned():
+    from paperzoo.world import BACKGROUND_TOKEN, BACKGROUNDS
+
+    cfg = SceneConfig(caption_words=("shape",), backgrounds=tuple(BACKGROUNDS))
+    batch = make_scenes(cfg, 0, 300)
+    assert sorted(set(batch.background.tolist())) == [0, 1, 2]  # every tone is drawn
+    for i, caption in enumerate(batch.captions):
+        name = cfg.backgrounds[batch.background[i]]
+        assert caption.endswith(f" on {name}")
+        # the background word is marked, and the pixels no object covers have its tone
+        n_words = int(batch.token_mask[i].sum())
+        assert batch.token_object[i, n_words - 1] == BACKGROUND_TOKEN and batch.token_object[i, n_words - 2] == -1
+        free = ~batch.masks[i].any(0)
+        mean = batch.images[i][free].mean(0) / 255
+        assert np.abs(mean - np.asarray(BACKGROUNDS[name])).max() < 0.02, (name, mean)
+    # hard negatives and round trips keep the background
+    again = SceneBatch.from_scenes([scene(cfg, 0, i) for i in range(5)], cfg)
+    assert np.array_equal(again.background, batch.background[:5]) and again.captions == batch.captions[:5]
+    words, owner = describe([scene(cfg, 0, 0).objects[0]], [0], ("shape",), "grey")
+    assert words[-2:] == ["on", "grey"] and owner[-2:] == [-1, BACKGROUND_TOKEN]
+
+
+def test_named_background_leaves_the_unnamed_world_unchanged_and_validates():
+    # Naming backgrounds is opt-in: the default world draws none.
+    assert (make_scenes(CONFIG, 4, 10).background == -1).all()
+    with pytest.raises(ConfigError, match="backgrounds.*'pink'"):
+        SceneConfig(backgrounds=("pink",))
+    with pytest.raises(ConfigError, match="backgrounds"):
+        SceneConfig(backgrounds="grey")
+    with pytest.raises(ConfigError, match="max_tokens.*18"):
+        SceneConfig(backgrounds=("grey",))  # full captions need 16 + 2 words
+
+
+def test_default_world_is_pinned():
+    """The default world's pixels and captions are fixed: a change here must bump
+    WORLD_VERSION and will invalidate every cached run trained on the old world."""
+    import hashlib
+
+    b = make_scenes(CONFIG, 0, 50)
+    assert hashlib.md5(b.images.tobytes() + b.masks.tobytes()).hexdigest() == "1cfa9962971c19c223f47a8747d4bbc3"
+    assert b.captions[3] == "a small cyan triangle right of a large blue diamond below a small blue cross"
+
+
+def test_paint_scene_cuts_boxes_at_the_edge():
+    from paperzoo.world import paint_scene
+
+    obj = SceneObject("square", "red", "large", "plain", box=(-5, 40, 15, 60))  # hangs over two edges
+    image, masks = paint_scene([obj], CONFIG, np.random.default_rng(0))
+    assert image.shape == (48, 48, 3) and masks.shape == (1, 48, 48)
+    assert masks[0].sum() == 15 * 8 and masks[0, 40:, :15].all()
+    assert (image[masks[0]][:, 0] > 150).all()  # red where the mask is

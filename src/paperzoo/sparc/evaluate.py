@@ -4,7 +4,9 @@ Analogues of the paper's evaluations, on scenes whose ground truth is known exac
 
 - `localisation`: token -> patch pointing accuracy (argmax_p cos(t_l, v_p) lands on the
   object the word describes; chance = |GT| / P) and IoU of {ŝ_lp >= 1/P} (Eqs. 2-3's
-  kept set) with the object's patches, over unambiguous content words.
+  kept set) with the object's patches, over unambiguous content words. Where the world
+  names its background ("... on grey"), also how often the background's name points at a
+  patch no object covers.
 - `segmentation`: zero-shot shape segmentation (the T6 protocol): each patch takes the
   shape whose prompt "a <shape>" has the highest cosine with its embedding, patches
   through h_v then g_v (App. D.7); mIoU over the shapes present, on object patches.
@@ -24,7 +26,7 @@ from torch import Tensor
 
 from paperzoo.sparc.model import SparcModel
 from paperzoo.world.scenes import (
-    SceneBatch, SceneConfig, SceneObject, WordTokenizer, describe, patch_targets,
+    BACKGROUND_TOKEN, SceneBatch, SceneConfig, SceneObject, WordTokenizer, describe, patch_targets,
 )
 
 EVAL_SEED = 1234  # the held-out evaluation set: split "eval", never seen in training
@@ -117,6 +119,9 @@ def localisation(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb:
         s_hat = (s - s.min()) / (s.max() - s.min() + 1e-8)  # Eq. 2
         kept = s_hat >= 1.0 / P  # Eq. 3's support
         ious.append(((kept & gt).sum() / (kept | gt).sum()).item())
+    for i, l in zip(*np.nonzero(batch.token_object == BACKGROUND_TOKEN)):  # "on <background>"
+        cos = F.cosine_similarity(emb["t_tokens"][i, l][None], emb["v_patches"][i], dim=-1)
+        by_kind.setdefault("background", []).append(not targets[i, :, int(cos.argmax())].any())
     return {
         "pointing": float(np.mean(hits)),
         "pointing_chance": float(np.mean(chance)),
@@ -169,19 +174,20 @@ def retrieval(emb: dict[str, Tensor]) -> dict[str, float]:
 OPPOSITE = {"left": "right", "right": "left", "above": "below", "below": "above"}
 
 
-def hard_negatives(objs: list[SceneObject], order: list[int], config: SceneConfig, rng: np.random.Generator) -> dict[str, str]:
+def hard_negatives(objs: list[SceneObject], order: list[int], config: SceneConfig, rng: np.random.Generator,
+                   background: str | None = None) -> dict[str, str]:
     """SugarCrepe-style negatives of a 2-object caption: replace-att, swap-att, swap-rel."""
-    words, _ = describe(objs, order, config.caption_words)
+    words, _ = describe(objs, order, config.caption_words, background)
     out = {}
     absent = [c for c in config.colours if c not in {o.colour for o in objs}]
     k = int(rng.integers(len(objs)))
     replaced = list(objs)
     replaced[k] = replace(objs[k], colour=str(rng.choice(absent)))
     if "colour" in config.caption_words:  # the attribute negatives need colour words
-        out["replace_att"] = " ".join(describe(replaced, order, config.caption_words)[0])
+        out["replace_att"] = " ".join(describe(replaced, order, config.caption_words, background)[0])
         if objs[0].colour != objs[1].colour:
             swapped = [replace(objs[0], colour=objs[1].colour), replace(objs[1], colour=objs[0].colour)]
-            out["swap_att"] = " ".join(describe(swapped, order, config.caption_words)[0])
+            out["swap_att"] = " ".join(describe(swapped, order, config.caption_words, background)[0])
     out["swap_rel"] = " ".join(OPPOSITE.get(w, w) for w in words)
     return out
 
@@ -193,7 +199,8 @@ def compositional(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb
     rows = [i for i in range(len(batch)) if batch.n_objects[i] == 2]
     kinds: dict[str, list[tuple[int, str]]] = {}
     for i in rows:
-        for kind, caption in hard_negatives(objects_of(batch, i, config), caption_order(batch, i), config, rng).items():
+        background = config.backgrounds[batch.background[i]] if batch.background[i] >= 0 else None
+        for kind, caption in hard_negatives(objects_of(batch, i, config), caption_order(batch, i), config, rng, background).items():
             kinds.setdefault(kind, []).append((i, caption))
     v = F.normalize(emb["v_global"], dim=-1)
     t = F.normalize(emb["t_global"], dim=-1)

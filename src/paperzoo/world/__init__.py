@@ -12,6 +12,8 @@ speech and text worlds will sit beside it as sibling modules.
 
 from paperzoo.world.scenes import (
     ATTRIBUTES,
+    BACKGROUND_TOKEN,
+    BACKGROUNDS,
     COLOURS,
     PAD,
     PAD_ID,
@@ -34,6 +36,7 @@ from paperzoo.world.scenes import (
     make_scenes,
     max_caption_length,
     object_words,
+    paint_scene,
     patch_targets,
     relation_word,
     render_scene,
@@ -46,10 +49,10 @@ from paperzoo.world.scenes import (
 from paperzoo.world.show import show_scenes
 
 __all__ = [
-    "ATTRIBUTES", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
+    "ATTRIBUTES", "BACKGROUND_TOKEN", "BACKGROUNDS", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
     "VOCAB", "WORLD_VERSION",
     "Scene", "SceneBatch", "SceneConfig", "SceneObject", "WordTokenizer",
-    "describe", "load_scenes", "make_scenes", "max_caption_length", "object_words", "patch_targets",
+    "describe", "load_scenes", "make_scenes", "max_caption_length", "object_words", "paint_scene", "patch_targets",
     "relation_word", "render_scene", "scene", "scene_stream", "scenes_cache_path", "size_extent", "tokenize",
     "show_scenes",
 ]

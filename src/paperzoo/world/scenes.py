@@ -43,7 +43,7 @@ from paperzoo.core.cache import cache_dir
 from paperzoo.core.errors import ConfigError, InputError
 
 # Bump when rendering or captions change, so cached scene sets are regenerated.
-WORLD_VERSION = 1
+WORLD_VERSION = 2
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "cross")
 # RGB in [0, 1]; slightly desaturated so that every pair stays far apart after jitter.
@@ -59,6 +59,14 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 SIZES: dict[str, float] = {"small": 10 / 48, "large": 20 / 48}
 TEXTURES: tuple[str, ...] = ("plain", "striped", "dotted")
 RELATIONS: tuple[str, ...] = ("left", "right", "above", "below")
+# Named background tones (RGB in [0, 1]), dim and unsaturated so no object colour is close.
+# With `SceneConfig.backgrounds` set, the canvas takes one of them and the caption ends in
+# "on <name>", as real captions name the context ("a dog on the grass").
+BACKGROUNDS: dict[str, tuple[float, float, float]] = {
+    "black": (0.08, 0.08, 0.08),
+    "grey": (0.42, 0.42, 0.42),
+    "brown": (0.36, 0.22, 0.10),
+}
 SPLIT_IDS: dict[str, int] = {"train": 0, "eval": 1, "test": 2}
 
 PAD, UNK = "[pad]", "[unk]"
@@ -67,12 +75,14 @@ PAD, UNK = "[pad]", "[unk]"
 VOCAB: tuple[str, ...] = (
     (PAD, UNK, "a", "and", "of", "left", "right", "above", "below")
     + tuple(SIZES) + TEXTURES + tuple(COLOURS) + SHAPES
+    + ("on",) + tuple(BACKGROUNDS)  # appended later, so the earlier ids are unchanged
 )
 PAD_ID, UNK_ID = 0, 1
 WORD_TO_ID: dict[str, int] = {w: i for i, w in enumerate(VOCAB)}
 
 GAP = 2  # minimum empty pixels between two objects' boxes
-BACKGROUND = 0.1  # mean background value, in [0, 1]
+BACKGROUND = 0.1  # mean value of the unnamed background, in [0, 1]
+BACKGROUND_TOKEN = -2  # token_object of the word naming the background
 MIN_EXTENT = 5  # below this many pixels the shapes stop being distinguishable
 
 
@@ -84,10 +94,11 @@ def size_extent(size: str, image_size: int) -> int:
 ATTRIBUTES: tuple[str, ...] = ("size", "texture", "colour", "shape")  # caption word order per object
 
 
-def max_caption_length(max_objects: int, textured: bool, caption_words: Sequence[str] = ATTRIBUTES) -> int:
-    """Longest caption: per object "a" + its named attributes, 2 words per relation."""
+def max_caption_length(max_objects: int, textured: bool, caption_words: Sequence[str] = ATTRIBUTES, named_background: bool = False) -> int:
+    """Longest caption: per object "a" + its named attributes, 2 words per relation, and
+    "on <background>" when the background is named."""
     per_object = 1 + sum(1 for a in caption_words if a != "texture") + (1 if textured and "texture" in caption_words else 0)
-    return max_objects * per_object + (max_objects - 1) * 2
+    return max_objects * per_object + (max_objects - 1) * 2 + (2 if named_background else 0)
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,8 @@ class SceneConfig:
     max_tokens: int = 16  # the longest 3-object caption without texture words
     # Which attributes a caption names per object, e.g. ("shape",) gives "a circle left of a square".
     caption_words: tuple[str, ...] = ATTRIBUTES
+    # Named backgrounds to draw from, e.g. ("black", "grey", "brown"); empty: the unnamed dark canvas.
+    backgrounds: tuple[str, ...] = ()
 
     def __post_init__(self):
         for name, allowed in (("shapes", SHAPES), ("colours", COLOURS), ("sizes", SIZES), ("textures", TEXTURES)):
@@ -118,6 +131,12 @@ class SceneConfig:
                 raise ConfigError(f"SceneConfig.{name}: unknown {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
             if len(set(values)) != len(values):
                 raise ConfigError(f"SceneConfig.{name}: repeated names in {values}")
+        if isinstance(self.backgrounds, str):
+            raise ConfigError(f"SceneConfig.backgrounds: expected a tuple of names, got the string {self.backgrounds!r}")
+        object.__setattr__(self, "backgrounds", tuple(self.backgrounds))
+        unknown = [b for b in self.backgrounds if b not in BACKGROUNDS]
+        if unknown or len(set(self.backgrounds)) != len(self.backgrounds):
+            raise ConfigError(f"SceneConfig.backgrounds: {self.backgrounds!r}; expected distinct names from {', '.join(BACKGROUNDS)} (or none)")
         object.__setattr__(self, "caption_words", tuple(self.caption_words))
         bad = [a for a in self.caption_words if a not in ATTRIBUTES]
         if bad or not self.caption_words:
@@ -137,7 +156,7 @@ class SceneConfig:
                 f"SceneConfig.image_size: {self.image_size} px cannot hold max_objects={self.max_objects} "
                 f"non-overlapping objects of size {self._largest!r}; use a larger image or fewer objects"
             )
-        need = max_caption_length(self.max_objects, any(t != "plain" for t in self.textures), self.caption_words)
+        need = max_caption_length(self.max_objects, any(t != "plain" for t in self.textures), self.caption_words, bool(self.backgrounds))
         if self.max_tokens < need:
             raise ConfigError(f"SceneConfig.max_tokens: {self.max_tokens} is too short; captions of this config need up to {need}")
 
@@ -175,7 +194,8 @@ class Scene:
     objects: list[SceneObject]
     masks: np.ndarray  # (n_objects, H, W) bool, the pixels each object covers
     words: list[str]  # caption tokens
-    token_object: list[int]  # per word: index into objects of the object it describes, else -1
+    token_object: list[int]  # per word: index of the object it describes, BACKGROUND_TOKEN for the background's name, else -1
+    background: str | None = None  # the named background, or None for the unnamed canvas
 
     @property
     def caption(self) -> str:
@@ -205,12 +225,14 @@ def relation_word(a: SceneObject, b: SceneObject) -> list[str]:
 
 
 def describe(
-    objects: Sequence[SceneObject], order: Sequence[int], caption_words: Sequence[str] = ATTRIBUTES
+    objects: Sequence[SceneObject], order: Sequence[int], caption_words: Sequence[str] = ATTRIBUTES,
+    background: str | None = None,
 ) -> tuple[list[str], list[int]]:
     """Caption words and per-word object index for `objects` named in `order`.
 
-    obj[order[0]] rel obj[order[1]] rel obj[order[2]] ..., each relation between consecutive
-    objects. Evaluation builds hard negatives with it (swapped colours or relations).
+    obj[order[0]] rel obj[order[1]] rel obj[order[2]] ... ["on" background], each relation
+    between consecutive objects. Evaluation builds hard negatives with it (swapped colours or
+    relations).
     """
     words: list[str] = []
     token_object: list[int] = []
@@ -222,6 +244,9 @@ def describe(
         obj_words = object_words(objects[i], caption_words)
         words += obj_words
         token_object += [-1] + [i] * (len(obj_words) - 1)  # the article describes no object
+    if background is not None:
+        words += ["on", background]
+        token_object += [-1, BACKGROUND_TOKEN]
     return words, token_object
 
 
@@ -288,9 +313,43 @@ def _apart(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[2] + GAP <= b[0] or b[2] + GAP <= a[0] or a[3] + GAP <= b[1] or b[3] + GAP <= a[1]
 
 
+def paint_scene(
+    objects: Sequence[SceneObject], config: SceneConfig, rng: np.random.Generator, background: str | None = None,
+    rgb: Sequence[Sequence[float]] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw `objects` (later ones over earlier ones) on the canvas: (H, W, 3) uint8 image and
+    (n, H, W) bool masks. `rng` draws each object's brightness, then the background noise;
+    `rgb` overrides the objects' named colours (CMMD's semantic distortions use it). Boxes may
+    reach past the image edge; what falls outside is cut."""
+    size, n = config.image_size, len(objects)
+    brightness = rng.uniform(0.85, 1.0, size=n)
+    tone = np.asarray(BACKGROUNDS[background] if background else (BACKGROUND,) * 3, dtype=np.float32)
+    image = tone + config.noise * rng.standard_normal((size, size, 3), dtype=np.float32)
+    masks = np.zeros((n, size, size), dtype=bool)
+    for i, obj in enumerate(objects):
+        x0, y0, x1, y1 = obj.box
+        s = x1 - x0
+        c = (np.arange(s, dtype=np.float32) + 0.5) / s  # pixel centres across the box
+        inside = _inside(obj.shape, c[None, :], c[:, None])
+        colour = np.asarray(rgb[i] if rgb is not None else COLOURS[obj.colour], dtype=np.float32) * brightness[i]
+        factor = np.broadcast_to(np.asarray(_texture_factor(obj.texture, s), dtype=np.float32), (s, s))
+        fill = factor[..., None] * colour  # (s, s, 3)
+        # the part of the box inside the image
+        ix0, iy0, ix1, iy1 = max(x0, 0), max(y0, 0), min(x1, size), min(y1, size)
+        if ix0 >= ix1 or iy0 >= iy1:
+            continue
+        cut = (slice(iy0 - y0, iy1 - y0), slice(ix0 - x0, ix1 - x0))
+        region, keep = image[iy0:iy1, ix0:ix1], inside[cut]
+        region[keep] = fill[cut][keep]
+        masks[i, iy0:iy1, ix0:ix1] = keep
+    return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8), masks
+
+
 def render_scene(config: SceneConfig, rng: np.random.Generator) -> Scene:
     """Draw one scene from `rng`: attributes uniform, positions non-overlapping, order random."""
     size = config.image_size
+    # Drawn only when backgrounds are named, so unnamed-canvas scenes stay as they were.
+    background = config.backgrounds[int(rng.integers(len(config.backgrounds)))] if config.backgrounds else None
     n = int(rng.integers(config.min_objects, config.max_objects + 1))
     picks = [
         (config.shapes[a], config.colours[b], config.sizes[c], config.textures[d])
@@ -298,26 +357,10 @@ def render_scene(config: SceneConfig, rng: np.random.Generator) -> Scene:
     ]
     boxes = _place([size_extent(p[2], size) for p in picks], config, rng)
     objects = [SceneObject(*p, box=b) for p, b in zip(picks, boxes)]
-    brightness = rng.uniform(0.85, 1.0, size=n)
-
-    image = BACKGROUND + config.noise * rng.standard_normal((size, size, 3), dtype=np.float32)
-    masks = np.zeros((n, size, size), dtype=bool)
-    for i, obj in enumerate(objects):
-        x0, y0, x1, y1 = obj.box
-        s = x1 - x0
-        c = (np.arange(s, dtype=np.float32) + 0.5) / s  # pixel centres across the box
-        inside = _inside(obj.shape, c[None, :], c[:, None])
-        colour = np.asarray(COLOURS[obj.colour], dtype=np.float32) * brightness[i]
-        factor = np.broadcast_to(np.asarray(_texture_factor(obj.texture, s), dtype=np.float32), (s, s))
-        fill = factor[..., None] * colour  # (s, s, 3)
-        region = image[y0:y1, x0:x1]
-        region[inside] = fill[inside]
-        masks[i, y0:y1, x0:x1] = inside
-    image = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
-
+    image, masks = paint_scene(objects, config, rng, background)
     order = [int(i) for i in rng.permutation(n)]
-    words, token_object = describe(objects, order, config.caption_words)
-    return Scene(image=image, objects=objects, masks=masks, words=words, token_object=token_object)
+    words, token_object = describe(objects, order, config.caption_words, background)
+    return Scene(image=image, objects=objects, masks=masks, words=words, token_object=token_object, background=background)
 
 
 def _check_split(split: str) -> int:
@@ -384,7 +427,7 @@ class WordTokenizer:
 
 # ---------------------------------------------------------------------------- batches
 
-_ARRAYS = ("images", "masks", "boxes", "attributes", "n_objects", "token_ids", "token_mask", "token_object")
+_ARRAYS = ("images", "masks", "boxes", "attributes", "n_objects", "token_ids", "token_mask", "token_object", "background")
 
 
 @dataclass
@@ -398,7 +441,8 @@ class SceneBatch:
     n_objects: np.ndarray  # (N,) int64
     token_ids: np.ndarray  # (N, L) int64, PAD_ID padded
     token_mask: np.ndarray  # (N, L) bool, True on real tokens
-    token_object: np.ndarray  # (N, L) int64, -1 on non-object words and pads
+    token_object: np.ndarray  # (N, L) int64, -1 on non-object words and pads, BACKGROUND_TOKEN on the background's name
+    background: np.ndarray  # (N,) int64: index into config.backgrounds, -1 when unnamed
     captions: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -456,6 +500,7 @@ class SceneBatch:
             token_ids=np.full((n, length), PAD_ID, np.int64),
             token_mask=np.zeros((n, length), bool),
             token_object=np.full((n, length), -1, np.int64),
+            background=np.full(n, -1, np.int64),
             captions=[s.caption for s in scenes],
         )
         lookups = [{v: i for i, v in enumerate(vals)} for vals in (config.shapes, config.colours, config.sizes, config.textures)]
@@ -474,6 +519,10 @@ class SceneBatch:
                     raise InputError(f"scenes[{b}].objects[{j}]: attribute {e} is not in the config") from None
             batch.token_ids[b], batch.token_mask[b] = tokenize(s.words, length)
             batch.token_object[b, : len(s.token_object)] = s.token_object
+            if s.background is not None:
+                if s.background not in config.backgrounds:
+                    raise InputError(f"scenes[{b}].background: {s.background!r} is not in the config")
+                batch.background[b] = config.backgrounds.index(s.background)
         return batch
 
 
