@@ -23,7 +23,8 @@ SYSTEMS: tuple[System, ...] = (
     System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171", "not yet implemented", False),
     System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032", "not yet implemented", False),
     System("customvideo", "CustomVideo: multi-subject text-to-video customization", "2401.09962", "not yet implemented", False),
-    System("cmmd", "Rethinking FID: CMMD", "2401.09603", "not yet implemented", False),
+    System("cmmd", "Rethinking FID: CMMD", "2401.09603",
+           "cmmd/fid functions, score folders or .npz (SPARC or local CLIP embedder), sharded path, reproduce", True),
 )
 
 BY_NAME = {s.name: s for s in SYSTEMS}
