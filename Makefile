@@ -33,6 +33,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/sparc.py --quick
+	$(PY) benchmarks/cmmd.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction

@@ -17,7 +17,7 @@ from paperzoo.cmmd.reproduce import distortion_curves
 
 
 @pytest.mark.slow
-def test_cmmd_rises_monotonically_with_blur_and_noise():
+def test_cmmd_rises_monotonically_with_blur_and_noise(shared_cache):
     curves = distortion_curves(load_embedder(None, progress=False), families=("blur", "noise"), seeds=(0, 1, 2), n=512,
                                progress=False)
     for family, by_metric in curves.items():

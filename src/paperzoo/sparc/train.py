@@ -127,7 +127,7 @@ def train(
 
 def pretrained_tiny(seed: int = 0, device: str = "cpu", progress: bool = True) -> SparcModel:
     """The tiny SPARC model trained on the scene world, trained once per seed and cached
-    under `$PAPERZOO_CACHE/models/` (used by the demo and, later, as CMMD's offline embedder)."""
+    under `$PAPERZOO_CACHE/models/` (used by the demo and as CMMD's offline embedder)."""
     from paperzoo.core.cache import cache_dir
 
     folder = cache_dir("models") / f"sparc-tiny-seed{seed}"
