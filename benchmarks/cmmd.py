@@ -12,24 +12,12 @@
 """
 
 import argparse
-import multiprocessing as mp
-import resource
-import threading
-import time
 
 import numpy as np
 import torch
 
 from paperzoo.cmmd import cmmd_both, fid
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from paperzoo.core.measure import best_of, peak_rss_mib
 
 
 def unit(n: int, d: int, seed: int) -> torch.Tensor:
@@ -47,41 +35,16 @@ def dense_official(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(1000 * (kxx + kyy - 2 * kxy))
 
 
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+def _pair(n: int, d: int):
+    return unit(n, d, 0), unit(n, d, 1)
 
 
-def _peak(kind: str, n: int, d: int, queue) -> None:
-    """Peak resident memory above the starting point, sampled every millisecond."""
-    torch.set_num_threads(2)
-    x, y = unit(n, d, 0), unit(n, d, 1)
-    before, peak, done = _rss_mib(), [0.0], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_mib())
-            time.sleep(0.001)
-
-    thread = threading.Thread(target=sample)
-    thread.start()
-    if kind == "blocked":
-        cmmd_both(x, y, block=1024)
-    else:
-        dense_official(x, y)
-    done.set()
-    thread.join()
-    queue.put(max(peak[0], _rss_mib()) - before)
+def _blocked(pair) -> None:
+    cmmd_both(*pair, block=1024)
 
 
-def peak_mib(kind: str, n: int, d: int) -> float:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_peak, args=(kind, n, d, queue))
-    proc.start()
-    value = queue.get()
-    proc.join()
-    return value
+def _dense(pair) -> None:
+    dense_official(*pair)
 
 
 def main() -> None:
@@ -106,7 +69,7 @@ def main() -> None:
     print("| N | D | blocked (block 1024) | dense (official) | dense / blocked | N^2 float32 |")
     print("| --- | --- | --- | --- | --- | --- |")
     for n in sizes:
-        blocked, dense = peak_mib("blocked", n, 64), peak_mib("dense", n, 64)
+        blocked, dense = peak_rss_mib(_pair, _blocked, n, 64), peak_rss_mib(_pair, _dense, n, 64)
         print(f"| {n} | 64 | {blocked:.0f} MiB | {dense:.0f} MiB | {dense / max(blocked, 1):.1f} | {n * n * 4 / 2**20:.0f} MiB |",
               flush=True)
 

@@ -15,7 +15,7 @@ from paperzoo.core.cli import Group, device_option, resolve_device, seed_option
 from paperzoo.systems import BY_NAME, SYSTEMS
 
 LAZY = {"world": "paperzoo.world.cli:world"}
-LAZY.update({s.name: f"paperzoo.{s.name}.cli:cli" for s in SYSTEMS if s.implemented})
+LAZY.update({s.name: f"paperzoo.{s.name}.cli:cli" for s in SYSTEMS if s.has_cli})
 
 
 @click.group(cls=Group, lazy=LAZY, context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,10 +29,10 @@ def list_systems():
     """List the ten systems with what works today."""
     width = max(len(s.name) for s in SYSTEMS)
     for s in SYSTEMS:
-        mark = "*" if s.implemented else " "
+        mark = "*" if s.implemented else ("~" if s.has_cli else " ")
         click.echo(f"{mark} {s.name:<{width}}  arXiv {s.arxiv}  {s.title}")
         click.echo(f"  {'':<{width}}  {s.status}")
-    click.echo("\n* implemented; `paperzoo <system> --help` for its commands.")
+    click.echo("\n* implemented; ~ in progress (some commands); `paperzoo <system> --help` for its commands.")
 
 
 @main.command("reproduce")
@@ -51,7 +51,7 @@ def reproduce(system: str, quick: bool, out: Path, device: str, seed: int):
     chosen = [s for s in SYSTEMS if system in ("all", s.name)]
     for s in chosen:
         if not s.implemented:
-            click.echo(f"{s.name}: not yet implemented (listed in the report as such)")
+            click.echo(f"{s.name}: {s.status} (no reproduction yet; listed in the report as such)")
             continue
         click.echo(f"{s.name}: reproducing ...")
         module = importlib.import_module(f"paperzoo.{s.name}.reproduce")

@@ -9,14 +9,21 @@ class System:
     title: str
     arxiv: str
     status: str  # what works today, one line
-    implemented: bool
+    implemented: bool  # has `reproduce` (and is in `paperzoo reproduce all`)
+    cli: bool | None = None  # has `paperzoo <name> ...` commands; default: implemented
+
+    @property
+    def has_cli(self) -> bool:
+        return self.implemented if self.cli is None else self.cli
 
 
 SYSTEMS: tuple[System, ...] = (
     System("self_rewarding", "Self-Rewarding Language Models", "2401.10020", "not yet implemented", False),
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061", "not yet implemented", False),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225", "not yet implemented", False),
-    System("vmamba", "VMamba: Visual State Space Model", "2401.10166", "not yet implemented", False),
+    System("vmamba", "VMamba: Visual State Space Model", "2401.10166",
+           "in progress: SS2D, scans, named configs (exact params, FLOPs), checkpoint loading; no training or reproduction yet",
+           False, cli=True),
     System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985", "not yet implemented", False),
     System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
            "train, evaluate, demo, reproduce, real-data loaders; its localisation claim does not reproduce at tiny scale (README)", True),

@@ -12,6 +12,6 @@ def test_report_rebuilds_from_saved_systems(tmp_path):
     assert SystemReport.load(tmp_path / "alpha" / "report.json") == report
     text = write_report(tmp_path, systems).read_text()
     assert "| alpha | Alpha paper | 1 / 2 |" in text
-    assert "| beta | Beta paper | not yet implemented |" in text
+    assert "| beta | Beta paper | not yet reproduced |" in text
     assert "| z holds | yes | no | **no** (too small) |" in text
     assert "![plot](alpha/plot.png)" in text

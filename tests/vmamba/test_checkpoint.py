@@ -73,3 +73,19 @@ def test_checkpoint_errors(tmp_path):
         load_official(tmp_path / "pickled.pth", "vmamba-nano")
     with pytest.raises(CheckpointError, match="model_ema"):
         load_official(tmp_path / "nano.pth", "vmamba-nano", ema=True)
+
+
+def test_cli_configs_and_check(tmp_path):
+    from click.testing import CliRunner
+
+    from paperzoo.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["vmamba", "configs"])
+    assert res.exit_code == 0 and "30,249,064    30,249,064  4.91" in res.output
+    torch.manual_seed(0)
+    torch.save({"model": create_model("vmamba-nano").state_dict()}, tmp_path / "nano.pth")
+    res = runner.invoke(main, ["vmamba", "check", str(tmp_path / "nano.pth"), "--config", "vmamba-nano"])
+    assert res.exit_code == 0 and "loads into vmamba-nano strictly (953,866 parameters)" in res.output
+    res = runner.invoke(main, ["vmamba", "check", str(tmp_path / "nano.pth"), "--config", "vmamba-t"])
+    assert res.exit_code == 1 and "does not fit the config" in res.output

@@ -49,3 +49,7 @@ def test_flops_grow_linearly_with_pixels():
     slope = np.polyfit(np.log(sizes**2), np.log(f), 1)[0]
     assert abs(slope - 1.0) < 0.02, slope
     assert 3.9 < f[1] / f[0] < 4.05  # card §5: x3.99 from 64 to 128
+
+
+def test_nano_flops_of_the_card():
+    assert round(flops("vmamba-nano", 64) / 1e6, 1) == 13.5  # card §5: 13.5 MFLOPs at 64 px

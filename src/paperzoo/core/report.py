@@ -99,7 +99,7 @@ def write_report(root: str | Path, systems: list[tuple[str, str, str]]) -> Path:
             parts.append(f"| {name} | {title} | {held} / {len(measured)} |")
             sections.append(report.to_markdown())
         else:
-            parts.append(f"| {name} | {title} | not yet implemented |")
+            parts.append(f"| {name} | {title} | not yet reproduced |")
     text = "\n".join(parts + [""] + sections) + "\n"
     out = root / "REPORT.md"
     with atomic_path(out) as tmp:

@@ -1,0 +1,97 @@
+"""VMamba's cost, side by side in one run (issue 5, card §5).
+
+1. The chunked selective scan vs the step-by-step reference recurrence, at L in
+   {256, 1024, 4096} (VMamba-T stage-1 channels: K D_i = 4 x 96, N = 1, batch 1, forward):
+   speed-up (target >= 20x at L = 4096 on 2 threads) and peak extra memory ratio.
+2. VMamba-T vs a ViT of about the same parameters (width 448, depth 12, patch 16), forward
+   time at 224, 512 and 768 px: the VMamba / ViT time ratio should fall as resolution
+   grows (linear vs quadratic token mixing), printed with the analytic FLOPs.
+
+    python benchmarks/vmamba.py            # all of it (a few minutes on 2 cores)
+    python benchmarks/vmamba.py --quick    # L in {256, 1024}; resolutions 224, 384
+"""
+
+import argparse
+
+import torch
+from torch import nn
+
+from paperzoo.core.measure import best_of, peak_rss_mib
+from paperzoo.vmamba import create_model
+from paperzoo.vmamba.flops import flops
+from paperzoo.vmamba.scan import selective_scan_chunked, selective_scan_ref
+
+
+def scan_inputs(length: int, channels: int = 384, groups: int = 4, n: int = 1):
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(1, channels, length, generator=g), torch.randn(1, channels, length, generator=g) - 1,
+            -torch.rand(channels, n, generator=g) - 0.5, torch.randn(1, groups, n, length, generator=g),
+            torch.randn(1, groups, n, length, generator=g), torch.ones(channels), torch.zeros(channels))
+
+
+def _run_ref(args) -> None:
+    with torch.no_grad():
+        selective_scan_ref(*args)
+
+
+def _run_chunked(args) -> None:
+    with torch.no_grad():
+        selective_scan_chunked(*args)
+
+
+class ViT(nn.Module):
+    """A plain pre-norm ViT (no CLS token, mean-pooled), for the resolution comparison."""
+
+    def __init__(self, width: int = 448, depth: int = 12, heads: int = 7, patch: int = 16, classes: int = 1000):
+        super().__init__()
+        self.embed = nn.Conv2d(3, width, patch, stride=patch)
+        layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, depth)
+        self.head = nn.Linear(width, classes)
+        self.patch = patch
+
+    def forward(self, x):
+        tokens = self.embed(x).flatten(2).transpose(1, 2)
+        grid = 224 // self.patch
+        pos = torch.zeros(1, grid * grid, tokens.shape[-1])  # fixed-size table, interpolated as timm does
+        pos = nn.functional.interpolate(pos.transpose(1, 2).view(1, -1, grid, grid), size=x.shape[-1] // self.patch)
+        return self.head(self.blocks(tokens + pos.flatten(2).transpose(1, 2)).mean(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
+
+    print("| L | reference scan | chunked scan (64) | speed-up | ref peak MiB | chunked peak MiB | memory ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for length in (256, 1024) if args.quick else (256, 1024, 4096):
+        inputs = scan_inputs(length)
+        t_ref = best_of(lambda: _run_ref(inputs), 1 if length > 1024 else 3)
+        t_fast = best_of(lambda: _run_chunked(inputs))
+        m_ref, m_fast = peak_rss_mib(scan_inputs, _run_ref, length), peak_rss_mib(scan_inputs, _run_chunked, length)
+        print(f"| {length} | {t_ref * 1e3:.0f} ms | {t_fast * 1e3:.1f} ms | {t_ref / t_fast:.1f}x | {m_ref:.0f} | {m_fast:.0f} | "
+              f"{m_fast / max(m_ref, 1e-3):.2f} |", flush=True)
+
+    torch.manual_seed(0)
+    vm, vit = create_model("vmamba-t").eval(), ViT().eval()
+    pv, pt = (sum(p.numel() for p in m.parameters()) for m in (vm, vit))
+    print(f"\nVMamba-T {pv / 1e6:.1f}M parameters, ViT {pt / 1e6:.1f}M; batch 1, forward, no grad\n")
+    print("| px | VMamba-T | ViT | VMamba / ViT | VMamba GFLOPs |")
+    print("| --- | --- | --- | --- | --- |")
+    ratios = []
+    for px in (224, 384) if args.quick else (224, 512, 768):
+        x = torch.randn(1, 3, px, px)
+        with torch.no_grad():
+            t_vm = best_of(lambda: vm(x), 2)
+            t_vit = best_of(lambda: vit(x), 2)
+        ratios.append(t_vm / t_vit)
+        print(f"| {px} | {t_vm * 1e3:.0f} ms | {t_vit * 1e3:.0f} ms | {ratios[-1]:.2f} | {flops('vmamba-t', px) / 1e9:.2f} |", flush=True)
+    print(f"\nratio vmamba/vit time falls with resolution: {' -> '.join(f'{r:.2f}' for r in ratios)} "
+          f"({'yes' if all(a > b for a, b in zip(ratios, ratios[1:])) else 'no'})")
+
+
+if __name__ == "__main__":
+    main()

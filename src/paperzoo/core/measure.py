@@ -1,0 +1,61 @@
+"""Small measuring helpers for `benchmarks/`: best-of-n wall time and peak resident memory.
+
+Benchmarks time two things side by side in one run and print ratios; tests never assert
+wall-clock times.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import threading
+import time
+from typing import Callable
+
+
+def best_of(fn: Callable[[], object], repeats: int = 3) -> float:
+    """The fastest of `repeats` calls, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def rss_mib() -> float:
+    """This process's resident set size in MiB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _peak_worker(setup: Callable, run: Callable, args: tuple, queue) -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    state = setup(*args)
+    before, peak, done = rss_mib(), [0.0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_mib())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    run(state)
+    done.set()
+    thread.join()
+    queue.put(max(peak[0], rss_mib()) - before)
+
+
+def peak_rss_mib(setup: Callable, run: Callable, *args) -> float:
+    """Peak resident memory (MiB) that `run(setup(*args))` adds, in a fresh spawned process,
+    sampled every millisecond. `setup` and `run` must be module-level functions."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_peak_worker, args=(setup, run, args, queue))
+    proc.start()
+    value = queue.get()
+    proc.join()
+    return value
