@@ -1,8 +1,9 @@
 """VMamba's cost, side by side in one run (issue 5, card §5).
 
 1. The chunked selective scan vs the step-by-step reference recurrence, at L in
-   {256, 1024, 4096} (VMamba-T stage-1 channels: K D_i = 4 x 96, N = 1, batch 1, forward):
-   speed-up (target >= 20x at L = 4096 on 2 threads) and peak extra memory ratio.
+   {256, 1024, 4096} (VMamba-T stage-1 channels: K D_i = 4 x 96, N = 1, forward), batch 1
+   and 8: speed-up (target >= 20x at L = 4096 on 2 threads), peak extra memory ratio, and
+   the Eq. 5 "kernel" form of the chunked scan beside it.
 2. VMamba-T vs a ViT of about the same parameters (width 448, depth 12, patch 16), forward
    time at 224, 512 and 768 px: the VMamba / ViT time ratio should fall as resolution
    grows (linear vs quadratic token mixing), printed with the analytic FLOPs.
@@ -22,11 +23,11 @@ from paperzoo.vmamba.flops import flops
 from paperzoo.vmamba.scan import selective_scan_chunked, selective_scan_ref
 
 
-def scan_inputs(length: int, channels: int = 384, groups: int = 4, n: int = 1):
+def scan_inputs(length: int, batch: int = 1, channels: int = 384, groups: int = 4, n: int = 1):
     g = torch.Generator().manual_seed(0)
-    return (torch.randn(1, channels, length, generator=g), torch.randn(1, channels, length, generator=g) - 1,
-            -torch.rand(channels, n, generator=g) - 0.5, torch.randn(1, groups, n, length, generator=g),
-            torch.randn(1, groups, n, length, generator=g), torch.ones(channels), torch.zeros(channels))
+    return (torch.randn(batch, channels, length, generator=g), torch.randn(batch, channels, length, generator=g) - 1,
+            -torch.rand(channels, n, generator=g) - 0.5, torch.randn(batch, groups, n, length, generator=g),
+            torch.randn(batch, groups, n, length, generator=g), torch.ones(channels), torch.zeros(channels))
 
 
 def _run_ref(args) -> None:
@@ -37,6 +38,11 @@ def _run_ref(args) -> None:
 def _run_chunked(args) -> None:
     with torch.no_grad():
         selective_scan_chunked(*args)
+
+
+def _run_kernel(args) -> None:
+    with torch.no_grad():
+        selective_scan_chunked(*args, intra="kernel")
 
 
 class ViT(nn.Module):
@@ -65,15 +71,18 @@ def main() -> None:
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
 
-    print("| L | reference scan | chunked scan (64) | speed-up | ref peak MiB | chunked peak MiB | memory ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for length in (256, 1024) if args.quick else (256, 1024, 4096):
-        inputs = scan_inputs(length)
-        t_ref = best_of(lambda: _run_ref(inputs), 1 if length > 1024 else 3)
-        t_fast = best_of(lambda: _run_chunked(inputs))
-        m_ref, m_fast = peak_rss_mib(scan_inputs, _run_ref, length), peak_rss_mib(scan_inputs, _run_chunked, length)
-        print(f"| {length} | {t_ref * 1e3:.0f} ms | {t_fast * 1e3:.1f} ms | {t_ref / t_fast:.1f}x | {m_ref:.0f} | {m_fast:.0f} | "
-              f"{m_fast / max(m_ref, 1e-3):.2f} |", flush=True)
+    print("| batch | L | reference | chunked | speed-up | chunked, Eq. 5 kernel | ref peak MiB | chunked peak MiB | memory ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for batch in (1, 8):
+        for length in (256, 1024) if args.quick else (256, 1024, 4096):
+            inputs = scan_inputs(length, batch)
+            t_ref = best_of(lambda: _run_ref(inputs), 1 if length > 1024 else 3)
+            t_fast = best_of(lambda: _run_chunked(inputs))
+            t_kernel = best_of(lambda: _run_kernel(inputs), 1)
+            m_ref = peak_rss_mib(scan_inputs, _run_ref, length, batch)
+            m_fast = peak_rss_mib(scan_inputs, _run_chunked, length, batch)
+            print(f"| {batch} | {length} | {t_ref * 1e3:.0f} ms | {t_fast * 1e3:.1f} ms | {t_ref / t_fast:.1f}x | "
+                  f"{t_kernel * 1e3:.0f} ms | {m_ref:.0f} | {m_fast:.0f} | {m_fast / max(m_ref, 1e-3):.2f} |", flush=True)
 
     torch.manual_seed(0)
     vm, vit = create_model("vmamba-t").eval(), ViT().eval()

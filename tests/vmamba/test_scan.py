@@ -43,12 +43,13 @@ def test_reference_matches_a_loop_written_from_the_equations():
     torch.testing.assert_close(selective_scan_ref(*args[:5], args[5], args[6]), loop_from_the_equations(*args), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("intra", ["recurrent", "kernel"])
 @pytest.mark.parametrize("n", [1, 4])
-@pytest.mark.parametrize("length,chunk", [(37, 8), (64, 64), (50, 64), (33, 1)])
-def test_chunked_equals_reference_values_and_gradients(n, length, chunk):
+@pytest.mark.parametrize("length,chunk", [(37, 8), (64, 64), (50, 64), (33, 1), (45, None)])
+def test_chunked_equals_reference_values_and_gradients(n, length, chunk, intra):
     args = [t.requires_grad_() for t in inputs(n=n, length=length)]
     ref = selective_scan_ref(*args[:5], args[5], args[6])
-    fast = selective_scan_chunked(*args[:5], args[5], args[6], chunk=chunk)
+    fast = selective_scan_chunked(*args[:5], args[5], args[6], chunk=chunk, intra=intra)
     torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
     w = torch.randn_like(ref)
     g_ref = torch.autograd.grad((ref * w).sum(), args)
@@ -61,9 +62,10 @@ def test_float32_and_strong_decay_stay_finite():
     u, delta, A, B, C, D, bias = inputs(n=16, length=130, dtype=torch.float32)
     A = A * 50  # exp(S_t - S_s) spans many orders of magnitude inside one chunk
     ref = selective_scan_ref(u, delta + 2, A, B, C, D, bias)
-    fast = selective_scan(u, delta + 2, A, B, C, D, bias, backend="chunked", chunk=64)
-    assert torch.isfinite(fast).all()
-    torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-4)
+    for backend in ("chunked", "kernel"):
+        fast = selective_scan(u, delta + 2, A, B, C, D, bias, backend=backend, chunk=64)
+        assert torch.isfinite(fast).all()
+        torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-4)
 
 
 def test_scan_errors():
@@ -88,3 +90,18 @@ def test_routes_are_permutations_and_merge_undoes_them(scan, k):
     if scan == "cross":
         assert seqs[0, 1, 0, :4].tolist() == [x[0, 0, 0, 0], x[0, 0, 1, 0], x[0, 0, 2, 0], x[0, 0, 0, 1]]  # column-major
         assert torch.equal(seqs[:, 2], seqs[:, 0].flip(-1)) and torch.equal(seqs[:, 3], seqs[:, 1].flip(-1))
+
+
+@pytest.mark.parametrize("piece", [1, 2 * 3 * 37, 10**9])
+def test_chunked_in_cache_sized_pieces_equals_reference(monkeypatch, piece):
+    """Splitting the work over batch rows and routes (scan.PIECE) changes nothing."""
+    import paperzoo.vmamba.scan as scan
+
+    monkeypatch.setattr(scan, "PIECE", piece)
+    args = [t.requires_grad_() for t in inputs(batch=3, n=2, length=37)]
+    ref = selective_scan_ref(*args[:5], args[5], args[6])
+    fast = selective_scan_chunked(*args[:5], args[5], args[6])
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    g_ref = torch.autograd.grad(ref.sum(), args)
+    for a, b in zip(torch.autograd.grad(fast.sum(), args), g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)

@@ -35,19 +35,19 @@ class VMambaConfig:
     in_chans: int = 3
     drop_path_rate: float = 0.2
     scan: str = "cross"  # "cross" (K = 4), "bidi" (K = 2), "unidi" (K = 1): App. H.1
-    scan_backend: str = "chunked"  # "chunked" or "ref"
-    chunk: int = 64
+    scan_backend: str = "chunked"  # "chunked" (recurrent within chunks), "kernel" (Eq. 5 within chunks), "ref"
+    chunk: int | None = None  # scan chunk length; None: sqrt(L) for "chunked", 64 for "kernel"
 
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(self.depths))
         choices = {"variant": ("v0", "v2"), "patch_embed": ("v1", "v2"), "downsample": ("v1", "v3"),
-                   "scan": ("cross", "bidi", "unidi"), "scan_backend": ("chunked", "ref")}
+                   "scan": ("cross", "bidi", "unidi"), "scan_backend": ("chunked", "kernel", "ref")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"VMambaConfig.{name}: {getattr(self, name)!r}; allowed: {', '.join(allowed)}")
         if self.dims < 2 or self.dims % 2 or not self.depths or min(self.depths) < 1:
             raise ConfigError(f"VMambaConfig: need an even dims >= 2 and depths >= 1, got {self.dims} and {self.depths}")
-        if self.d_state < 1 or self.ssm_ratio <= 0 or self.chunk < 1:
+        if self.d_state < 1 or self.ssm_ratio <= 0 or (self.chunk is not None and self.chunk < 1):
             raise ConfigError("VMambaConfig: d_state, ssm_ratio and chunk must be positive")
 
     @property

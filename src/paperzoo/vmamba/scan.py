@@ -13,16 +13,16 @@ route, K = 4 in SS2D):
     y_t     = C_t . h_t + D_skip u_t                                first-order B̄ = ΔB)
 
 `selective_scan_ref` runs the recurrence step by step: obviously correct, slow (a Python
-loop over L). `selective_scan_chunked` cuts L into chunks of `chunk` steps. Inside a
-chunk the recurrence unrolls into a masked, decayed attention-like product (the paper's
-Eq. 5 view of SS2D):
+loop over L). `selective_scan_chunked` cuts L into chunks of `chunk` steps and carries the
+state from chunk to chunk. Inside a chunk, either (intra="recurrent", the CPU default) all
+chunks advance together step by step, or (intra="kernel") the recurrence unrolls into a
+masked, decayed attention-like product (the paper's Eq. 5 view of SS2D):
 
     y_t = sum_{s<=t} [sum_n C_tn exp(S_tn - S_sn) B_sn] delta_s u_s + sum_n C_tn exp(S_tn) h0_n + D u_t
     S_t = sum_{r<=t} delta_r A        (cumulative within the chunk; S_t - S_s <= 0 for s <= t)
 
-and the state h is carried from chunk to chunk. The exponents are clamped at 0 before
-`exp`, so masked (s > t) entries cannot overflow. Equal to the reference in float64 for
-values and gradients (tests).
+The exponents are clamped at 0 before `exp`, so masked (s > t) entries cannot overflow.
+Both are equal to the reference in float64 for values and gradients (tests).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from torch import Tensor
 
 from paperzoo.core.errors import InputError
 
-BACKENDS = ("ref", "chunked")
+BACKENDS = ("ref", "chunked", "kernel")  # "kernel": chunked with Eq. 5's masked kernel inside chunks
 
 
 def _check(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[int, int]:
@@ -85,11 +85,103 @@ def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
 
 
 def selective_scan_chunked(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
-                           delta_bias: Tensor | None = None, delta_softplus: bool = True, chunk: int = 64) -> Tensor:
-    """The same scan, `chunk` positions at a time (module docstring). Returns y (batch, D, L)."""
+                           delta_bias: Tensor | None = None, delta_softplus: bool = True, chunk: int | None = None,
+                           intra: str = "recurrent") -> Tensor:
+    """The same scan, `chunk` positions at a time, the state carried across chunks.
+
+    `intra` is how a chunk is computed:
+    - "kernel": the masked decayed kernel of Eq. 5 (module docstring), T x T per channel
+      and chunk: matmul-shaped, the form that suits GPUs; O(L T) work.
+    - "recurrent" (default): all chunks at once, step by step within them (T steps over
+      tensors holding every chunk), then the carries (L / T steps over tiny tensors) and
+      one correction y_t += C_t exp(S_t) h_in. O(L) work like the reference, but T + L / T
+      Python steps instead of L; T defaults to sqrt(L).
+    Returns y (batch, D, L).
+    """
     _check(u, delta, A, B, C)
+    length = u.shape[-1]
+    if chunk is None:
+        chunk = max(1, round(length**0.5)) if intra == "recurrent" else 64
     if chunk < 1:
         raise InputError(f"chunk: must be >= 1, got {chunk}")
+    if intra == "recurrent":
+        return _in_pieces(_chunked_recurrent, u, delta, A, B, C, D, delta_bias, delta_softplus, chunk)
+    if intra == "kernel":
+        return _chunked_kernel(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk)
+    raise InputError(f"intra: unknown {intra!r}; allowed: recurrent, kernel")
+
+
+PIECE = 1 << 22  # elements of (batch, D, L, N) processed at once: 16 MB in float32, about a CPU's cache
+
+
+def _in_pieces(fn, u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
+    """Run `fn` on slices of the batch and of the routes that fit in PIECE elements: the
+    chunked scan makes ~15 passes over its inputs, and a cache-sized working set keeps
+    each pass cheap (at batch 8, L = 4096: 233 ms whole, 82 ms in pieces; benchmarks/vmamba.py)."""
+    batch, d, length = u.shape
+    groups, n = B.shape[1], A.shape[1]
+    per = d // groups
+    per_group = per * length * n
+    g_step = max(1, min(groups, PIECE // max(per_group, 1)))
+    b_step = max(1, PIECE // (per_group * g_step)) if g_step == groups else 1
+    if b_step >= batch and g_step == groups:
+        return fn(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk)
+    rows = []
+    for b0 in range(0, batch, b_step):
+        parts = []
+        for g0 in range(0, groups, g_step):
+            ch = slice(g0 * per, min(g0 + g_step, groups) * per)
+            bs, gs = slice(b0, b0 + b_step), slice(g0, g0 + g_step)
+            parts.append(fn(u[bs, ch], delta[bs, ch], A[ch], B[bs, gs], C[bs, gs], None if D is None else D[ch],
+                            None if delta_bias is None else delta_bias[ch], delta_softplus, chunk))
+        rows.append(torch.cat(parts, dim=1))
+    return torch.cat(rows, dim=0)
+
+
+def _chunked_recurrent(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
+    dtype = u.dtype
+    u, delta, A, B, C = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in (u, delta, A, B, C))
+    batch, d, length = u.shape
+    groups, n = B.shape[1], A.shape[1]
+    per = d // groups
+    delta = _delta(delta, delta_bias, delta_softplus)
+    pad = -length % chunk
+    chunks = (length + pad) // chunk
+    # (b, K, D_i, L, N); padding has decay 1 and input 0, so it changes nothing
+    log_decay = (delta.view(batch, groups, per, length, 1) * A.view(groups, per, 1, n))  # delta_t A <= 0
+    inp = (delta * u).view(batch, groups, per, length, 1) * B.transpose(2, 3)[:, :, None]  # delta_t u_t B_t
+    Ct = C.transpose(2, 3)[:, :, None]  # (b, K, 1, L, N)
+    if pad:
+        log_decay, inp = F.pad(log_decay, (0, 0, 0, pad)), F.pad(inp, (0, 0, 0, pad))
+        Ct = F.pad(Ct, (0, 0, 0, pad))
+    shape = (batch, groups, per, chunks, chunk, n)
+    log_decay, inp = log_decay.reshape(shape), inp.reshape(shape)
+    Ct = Ct.reshape(batch, groups, 1, chunks, chunk, n)
+    decay = torch.exp(log_decay)
+    # 1. every chunk from a zero state, T steps: h <- decay_t h + inp_t
+    h = torch.zeros_like(inp[..., 0, :])
+    local = []
+    for t in range(chunk):
+        h = torch.addcmul(inp[..., t, :], decay[..., t, :], h)
+        local.append(h)
+    local = torch.stack(local, dim=4)  # (b, K, D_i, chunks, T, N)
+    # 2. the state entering each chunk, chunk by chunk
+    total_decay = torch.exp(log_decay.sum(4))  # (b, K, D_i, chunks, N)
+    carry = torch.zeros_like(h[:, :, :, 0])
+    entering = []
+    for c in range(chunks):
+        entering.append(carry)
+        carry = torch.addcmul(local[:, :, :, c, -1], total_decay[:, :, :, c], carry)
+    entering = torch.stack(entering, dim=3)  # (b, K, D_i, chunks, N)
+    # 3. h_t = local_t + exp(S_t) h_in, S_t the cumulative log decay within the chunk
+    h_all = torch.addcmul(local, torch.exp(torch.cumsum(log_decay, dim=4)), entering[:, :, :, :, None])
+    y = (h_all * Ct).sum(-1).reshape(batch, d, chunks * chunk)[..., :length]
+    if D is not None:
+        y = y + D[None, :, None] * u
+    return y.to(dtype)
+
+
+def _chunked_kernel(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
     dtype = u.dtype
     u, delta, A, B, C = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in (u, delta, A, B, C))
     batch, d, length = u.shape
@@ -131,10 +223,12 @@ def selective_scan_chunked(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
 
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
                    delta_bias: Tensor | None = None, delta_softplus: bool = True, backend: str = "chunked",
-                   chunk: int = 64) -> Tensor:
-    """Dispatch to a backend: "chunked" (fast, the default) or "ref" (step by step)."""
+                   chunk: int | None = None) -> Tensor:
+    """Dispatch to a backend: "chunked" (the default: chunks, recurrent inside), "kernel"
+    (chunks, Eq. 5's masked kernel inside) or "ref" (step by step)."""
     if backend == "ref":
         return selective_scan_ref(u, delta, A, B, C, D, delta_bias, delta_softplus)
-    if backend == "chunked":
-        return selective_scan_chunked(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk)
+    if backend in ("chunked", "kernel"):
+        intra = "recurrent" if backend == "chunked" else "kernel"
+        return selective_scan_chunked(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk, intra)
     raise InputError(f"scan_backend: unknown {backend!r}; allowed: {', '.join(BACKENDS)}")
