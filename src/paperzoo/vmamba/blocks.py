@@ -52,11 +52,28 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+class ConvMixer(nn.Module):
+    """The Conv baseline's token mixer: SS2D with its scan replaced by a 7x7 depthwise conv
+    (in_proj, DWConv 7x7, SiLU, LN, out_proj): the same macro design with a local mixer."""
+
+    def __init__(self, width: int, config: VMambaConfig):
+        super().__init__()
+        inner = int(config.ssm_ratio * width)
+        self.in_proj = nn.Linear(width, inner, bias=False)
+        self.conv2d = nn.Conv2d(inner, inner, 7, padding=3, groups=inner)
+        self.out_norm = nn.LayerNorm(inner)
+        self.out_proj = nn.Linear(inner, width, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv2d(self.in_proj(x).permute(*TO_FIRST))
+        return self.out_proj(self.out_norm(nn.functional.silu(x).permute(*TO_LAST)))
+
+
 class VSSBlock(nn.Module):
     def __init__(self, width: int, config: VMambaConfig, drop_path: float = 0.0):
         super().__init__()
         self.norm = nn.LayerNorm(width)
-        self.op = SS2D(width, config)
+        self.op = SS2D(width, config) if config.mixer == "ss2d" else ConvMixer(width, config)
         self.drop_path = DropPath(drop_path)
         self.mlp = None
         if config.mlp_ratio > 0:

@@ -35,13 +35,15 @@ class VMambaConfig:
     in_chans: int = 3
     drop_path_rate: float = 0.2
     scan: str = "cross"  # "cross" (K = 4), "bidi" (K = 2), "unidi" (K = 1): App. H.1
+    mixer: str = "ss2d"  # "dwconv": the Conv baseline of card §5 (SS2D's scan replaced by a 7x7 depthwise conv)
     scan_backend: str = "chunked"  # "chunked" (recurrent within chunks), "kernel" (Eq. 5 within chunks), "ref"
     chunk: int | None = None  # scan chunk length; None: sqrt(L) for "chunked", 64 for "kernel"
 
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(self.depths))
         choices = {"variant": ("v0", "v2"), "patch_embed": ("v1", "v2"), "downsample": ("v1", "v3"),
-                   "scan": ("cross", "bidi", "unidi"), "scan_backend": ("chunked", "kernel", "ref")}
+                   "scan": ("cross", "bidi", "unidi"), "scan_backend": ("chunked", "kernel", "ref"),
+                   "mixer": ("ss2d", "dwconv")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"VMambaConfig.{name}: {getattr(self, name)!r}; allowed: {', '.join(allowed)}")
@@ -87,6 +89,9 @@ for _name, (_kwargs, _, _) in NAMED.items():
     registry.register(_name, VMambaConfig(**_kwargs))
 # The world-scale model of card §5: C 24, depths 1,1,3,1, N 1, ratio 1, MLP 4, v2 stem (~0.95M with 10 classes).
 registry.register("vmamba-nano", VMambaConfig(dims=24, depths=(1, 1, 3, 1), ssm_ratio=1.0, num_classes=10, drop_path_rate=0.0))
+# Its Conv baseline: the same macro design with SS2D's scan replaced by a 7x7 depthwise conv.
+registry.register("conv-nano", VMambaConfig(dims=24, depths=(1, 1, 3, 1), ssm_ratio=1.0, num_classes=10, drop_path_rate=0.0,
+                                            mixer="dwconv"))
 
 
 def config(name: str) -> VMambaConfig:
