@@ -158,20 +158,22 @@ def _chunked_recurrent(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) 
     log_decay, inp = log_decay.reshape(shape), inp.reshape(shape)
     Ct = Ct.reshape(batch, groups, 1, chunks, chunk, n)
     decay = torch.exp(log_decay)
-    # 1. every chunk from a zero state, T steps: h <- decay_t h + inp_t
+    # 1. every chunk from a zero state, T steps: h <- decay_t h + inp_t. `unbind` gives all
+    #    the step views at once, so the backward pass stacks their gradients in one go
+    #    (indexing inside the loop would allocate a full-size gradient per step).
     h = torch.zeros_like(inp[..., 0, :])
     local = []
-    for t in range(chunk):
-        h = torch.addcmul(inp[..., t, :], decay[..., t, :], h)
+    for decay_t, inp_t in zip(decay.unbind(4), inp.unbind(4)):
+        h = torch.addcmul(inp_t, decay_t, h)
         local.append(h)
     local = torch.stack(local, dim=4)  # (b, K, D_i, chunks, T, N)
     # 2. the state entering each chunk, chunk by chunk
     total_decay = torch.exp(log_decay.sum(4))  # (b, K, D_i, chunks, N)
     carry = torch.zeros_like(h[:, :, :, 0])
     entering = []
-    for c in range(chunks):
+    for decay_c, last_c in zip(total_decay.unbind(3), local[..., -1, :].unbind(3)):
         entering.append(carry)
-        carry = torch.addcmul(local[:, :, :, c, -1], total_decay[:, :, :, c], carry)
+        carry = torch.addcmul(last_c, decay_c, carry)
     entering = torch.stack(entering, dim=3)  # (b, K, D_i, chunks, N)
     # 3. h_t = local_t + exp(S_t) h_in, S_t the cumulative log decay within the chunk
     h_all = torch.addcmul(local, torch.exp(torch.cumsum(log_decay, dim=4)), entering[:, :, :, :, None])
