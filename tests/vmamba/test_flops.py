@@ -53,3 +53,19 @@ def test_flops_grow_linearly_with_pixels():
 
 def test_nano_flops_of_the_card():
     assert round(flops("vmamba-nano", 64) / 1e6, 1) == 13.5  # card §5: 13.5 MFLOPs at 64 px
+
+
+def test_vit_macs_match_torch_counter_without_attention_and_grow_quadratically():
+    """The analytic ViT count: its matmul part equals torch's counter with the attention
+    term removed (torch's CPU attention kernel is not counted), and it grows faster than
+    the pixel count while VMamba's does not."""
+    from paperzoo.vmamba.vit import ViT, ViTConfig, vit_macs
+
+    config = ViTConfig(image_size=64, num_classes=2)
+    torch.manual_seed(0)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        ViT(config).train()(torch.zeros(1, 3, 64, 64))  # train mode: no fused fast path, which the counter misses
+    n, d = 64, config.width
+    assert counter.get_total_flops() // 2 == vit_macs(config, 64) - config.depth * 2 * n * n * d
+    growth = [vit_macs(config, px * 2) / vit_macs(config, px) for px in (64, 128, 256)]
+    assert all(b > a > 4.0 for a, b in zip(growth, growth[1:]))

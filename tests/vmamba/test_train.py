@@ -40,3 +40,13 @@ def test_cli_train(tmp_path):
                                     "--batch-size", "8", "--out", str(tmp_path / "r"), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "held-out accuracy" in res.output and (tmp_path / "r" / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_quick_reproduce_writes_the_report(tmp_path):
+    res = CliRunner().invoke(main, ["vmamba", "reproduce", "--quick", "--out", str(tmp_path), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "global task: VMamba > ViT" in report and "QUICK run" in report
+    for png in ("accuracy.png", "losses.png", "erf_trained.png", "erf_init.png"):
+        assert (tmp_path / "vmamba" / png).stat().st_size > 1000

@@ -51,7 +51,7 @@ def check(checkpoint, config_name, ema, trust_checkpoint):
 @click.option("--task", type=click.Choice(["same-colour", "shape"]), default="same-colour", show_default=True,
               help="same-colour: do the two large, far-apart objects share a colour (global); shape: one object's shape (local).")
 @click.option("--steps", type=int, default=1500, show_default=True)
-@click.option("--batch-size", type=int, default=128, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--checkpoint-every", type=int, default=200, show_default=True, help="Steps between resumable checkpoints.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.")
@@ -67,3 +67,55 @@ def train(model, task, steps, batch_size, lr, checkpoint_every, resume, out, dev
     net, history = run(model, task, out, seed, resolve_device(device), tc, resume=resume, checkpoint_every=checkpoint_every)
     click.echo(f"{model} on {task}: final training loss {history[-1]['loss']:.3f}; "
                f"held-out accuracy {accuracy(net.cpu(), task, n=500):.3f} (500 scenes); model in {out / 'model'}")
+
+
+@cli.command()
+@click.option("--runs", type=click.Path(path_type=Path), default=None,
+              help="Folder with trained model folders <model>/model (e.g. reproduction/vmamba/runs/same-colour/*-seed0); "
+                   "default: freshly initialised models.")
+@click.option("--images", "count", type=int, default=32, show_default=True, help="Images to average over.")
+@out_option("erf.png", "The PNG to write.")
+@seed_option
+def demo(runs, count, out, seed):
+    """Effective receptive fields of VMamba, the ViT and the Conv baseline side by side, as a PNG."""
+    import torch
+
+    from paperzoo.core.errors import CheckpointError
+    from paperzoo.vmamba.erf import erf_area, erf_figure, erf_map
+    from paperzoo.vmamba.model import VMamba
+    from paperzoo.vmamba.tasks import task_batch
+    from paperzoo.vmamba.train import MODELS, build
+    from paperzoo.vmamba.vit import ViT
+
+    torch.manual_seed(seed)
+    images = task_batch("same-colour", seed, count, split="eval").images
+    maps = {}
+    for name in MODELS:
+        if runs is None:
+            net = build(name, 2)
+        else:
+            folder = next(iter(sorted(Path(runs).glob(f"{name}-seed*/model"))), None)
+            if folder is None:
+                raise CheckpointError(f"{runs}: no {name}-seed*/model folder")
+            net = (ViT if name == "vit-nano" else VMamba).from_pretrained(folder)
+        maps[name] = erf_map(net, images)
+        click.echo(f"{name}: ERF area {erf_area(maps[name]):.3f}")
+    state = "trained" if runs else "at initialisation"
+    click.echo(f"wrote {erf_figure(maps, out, f'Effective receptive fields, {state}')}")
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="60 steps, one seed: a smoke run of the pipeline, not a result.")
+@out_option("reproduction", "Report folder; results go to OUT/vmamba/.")
+@device_option
+@seed_option
+def reproduce(quick, out, device, seed):
+    """VMamba-nano vs ViT-nano vs Conv-nano on the global world task, with the resolution,
+    ERF and FLOPs claims; writes OUT/vmamba/ and OUT/REPORT.md (about 45 minutes on 2 cores)."""
+    from paperzoo.core.report import write_report
+    from paperzoo.systems import SYSTEMS
+    from paperzoo.vmamba.reproduce import run
+
+    report = run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
+    report.save(out)
+    click.echo(f"wrote {write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import torch
 from torch import Tensor, nn
 
 from paperzoo.core.checkpoint import PretrainedMixin

@@ -57,6 +57,11 @@ def _delta(delta: Tensor, delta_bias: Tensor | None, delta_softplus: bool) -> Te
     return F.softplus(delta) if delta_softplus else delta
 
 
+def _full_precision(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """Half-precision inputs to float32 (the scan always runs in float32 or float64)."""
+    return tuple(t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in tensors)
+
+
 def _per_channel(x: Tensor, d: int) -> Tensor:
     """(batch, K, N, L) grouped B or C -> (batch, D, N, L), each channel seeing its route's."""
     batch, groups, n, length = x.shape
@@ -68,7 +73,7 @@ def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
     """The recurrence, one position at a time. Returns y (batch, D, L) in u's dtype."""
     _check(u, delta, A, B, C)
     dtype = u.dtype
-    u, delta, A, B, C = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in (u, delta, A, B, C))
+    u, delta, A, B, C = _full_precision(u, delta, A, B, C)
     batch, d, length = u.shape
     delta = _delta(delta, delta_bias, delta_softplus)
     Bc, Cc = _per_channel(B, d), _per_channel(C, d)  # (batch, D, N, L)
@@ -140,7 +145,7 @@ def _in_pieces(fn, u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> T
 
 def _chunked_recurrent(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
     dtype = u.dtype
-    u, delta, A, B, C = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in (u, delta, A, B, C))
+    u, delta, A, B, C = _full_precision(u, delta, A, B, C)
     batch, d, length = u.shape
     groups, n = B.shape[1], A.shape[1]
     per = d // groups
@@ -185,7 +190,7 @@ def _chunked_recurrent(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) 
 
 def _chunked_kernel(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
     dtype = u.dtype
-    u, delta, A, B, C = (t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in (u, delta, A, B, C))
+    u, delta, A, B, C = _full_precision(u, delta, A, B, C)
     batch, d, length = u.shape
     groups, n = B.shape[1], A.shape[1]
     per = d // groups

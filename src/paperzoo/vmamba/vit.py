@@ -25,6 +25,16 @@ class ViTConfig:
     in_chans: int = 3
 
 
+def vit_macs(config: ViTConfig, image_size: int) -> int:
+    """Multiply-accumulates of one forward pass: patch embedding, per layer q/k/v/out
+    projections (4 N d^2), attention scores and mixing (2 N^2 d), MLP (2 r N d^2), and the
+    head. Quadratic in the token count N through the attention term."""
+    n, d = (image_size // config.patch) ** 2, config.width
+    hidden = int(config.mlp_ratio * d)
+    per_layer = 4 * n * d * d + 2 * n * n * d + 2 * n * d * hidden
+    return n * d * config.in_chans * config.patch**2 + config.depth * per_layer + d * config.num_classes
+
+
 class ViT(PretrainedMixin, nn.Module):
     config_class = ViTConfig
 
@@ -41,7 +51,8 @@ class ViT(PretrainedMixin, nn.Module):
         self.norm = nn.LayerNorm(config.width)
         self.head = nn.Linear(config.width, config.num_classes)
 
-    def forward(self, images: Tensor) -> Tensor:
+    def forward_features(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> token grid (B, H/p, W/p, width), channels-last like VMamba's."""
         c = self.config
         if images.ndim != 4 or images.shape[1] != c.in_chans or images.shape[-1] % c.patch or images.shape[-2] % c.patch:
             raise InputError(f"images: expected (B, {c.in_chans}, H, W) with H, W multiples of {c.patch}, got {tuple(images.shape)}")
@@ -49,5 +60,9 @@ class ViT(PretrainedMixin, nn.Module):
         pos = self.pos_embed
         if pos.shape[-2:] != x.shape[-2:]:  # another resolution: interpolate the table (no fine-tuning)
             pos = nn.functional.interpolate(pos, size=x.shape[-2:], mode="bicubic", align_corners=False)
+        h, w = x.shape[-2:]
         x = (x + pos).flatten(2).transpose(1, 2)
-        return self.head(self.norm(self.blocks(x)).mean(1))
+        return self.norm(self.blocks(x)).view(x.shape[0], h, w, -1)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.head(self.forward_features(images).mean(dim=(1, 2)))

@@ -1,0 +1,46 @@
+"""Effective receptive fields (§5.3, Fig. 1 / App. F; after Luo et al. 2016).
+
+For a batch of images, take the feature map before pooling, sum the channels of its
+central position, and back-propagate to the input: |d centre / d input|, summed over the
+colour channels and averaged over the images, is the ERF map. Its size is reported as the
+share of input pixels whose value exceeds 1% of the map's maximum.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from paperzoo.core.report import save_figure  # noqa: E402
+
+
+def erf_map(net: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """(H, W) map of the mean |gradient| of the central feature w.r.t. the input pixels."""
+    net.eval()
+    images = images.clone().requires_grad_(True)
+    feats = net.forward_features(images)  # (B, h, w, C), channels-last
+    h, w = feats.shape[1:3]
+    centre = feats[:, h // 2, w // 2, :].sum()
+    (grad,) = torch.autograd.grad(centre, images)
+    return grad.abs().sum(1).mean(0).numpy()
+
+
+def erf_area(erf: np.ndarray, threshold: float = 0.01) -> float:
+    """Share of pixels above `threshold` of the maximum."""
+    return float((erf > threshold * erf.max()).mean())
+
+
+def erf_figure(maps: dict[str, np.ndarray], path, title: str = "Effective receptive fields") -> object:
+    """One panel per model: log-scaled ERF maps (brighter = more influence on the centre)."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(3 * len(maps), 3.3), squeeze=False)
+    for ax, (name, erf) in zip(axes[0], maps.items()):
+        ax.imshow(np.log10(erf / erf.max() + 1e-4), cmap="viridis", vmin=-4, vmax=0)
+        ax.set_title(f"{name}\narea > 1% of max: {erf_area(erf):.2f}", fontsize=9)
+        ax.axis("off")
+    fig.suptitle(title + " (log10 of |d centre / d input|, normalised)")
+    return save_figure(fig, path)

@@ -1,0 +1,38 @@
+"""Effective receptive fields: a local mixer's ERF is bounded by its kernel sizes; the
+demo writes a PNG for the three models."""
+
+import numpy as np
+import torch
+from click.testing import CliRunner
+
+from paperzoo.cli import main
+from paperzoo.vmamba.erf import erf_area, erf_map
+from paperzoo.vmamba.train import build
+
+
+def test_erf_of_a_convolution_is_its_footprint():
+    class OneConv(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 5, padding=2)
+
+        def forward_features(self, x):
+            return self.conv(x).permute(0, 2, 3, 1)
+
+    erf = erf_map(OneConv(), torch.rand(4, 3, 16, 16))
+    assert np.count_nonzero(erf) == 25 and erf[8, 8] > 0 and erf[0, 0] == 0
+    assert erf_area(erf) <= 25 / 256
+
+
+def test_ss2d_sees_the_whole_map_at_initialisation():
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, 64, 64)
+    vm, conv = erf_map(build("vmamba-nano", 2), images), erf_map(build("conv-nano", 2), images)
+    assert (vm > 0).mean() > 0.99  # the scan reaches every pixel
+    assert erf_area(vm) > 0 and erf_area(conv) > 0
+
+
+def test_demo_writes_a_png(tmp_path):
+    res = CliRunner().invoke(main, ["vmamba", "demo", "--images", "2", "--out", str(tmp_path / "erf.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "erf.png").read_bytes()[:4] == b"\x89PNG" and "vit-nano: ERF area" in res.output
