@@ -13,7 +13,7 @@ A config is a dataclass value; `registry.get(name)` returns one, and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from paperzoo.core.errors import ConfigError
 from paperzoo.core.registry import ConfigRegistry
@@ -92,6 +92,9 @@ registry.register("vmamba-nano", VMambaConfig(dims=24, depths=(1, 1, 3, 1), ssm_
 # Its Conv baseline: the same macro design with SS2D's scan replaced by a 7x7 depthwise conv.
 registry.register("conv-nano", VMambaConfig(dims=24, depths=(1, 1, 3, 1), ssm_ratio=1.0, num_classes=10, drop_path_rate=0.0,
                                             mixer="dwconv"))
+# The scan ablation of App. H.1 at nano scale: two routes (row-major, both ways) and one.
+for _scan in ("bidi", "unidi"):
+    registry.register(f"vmamba-nano-{_scan}", replace(registry.get("vmamba-nano"), scan=_scan))
 
 
 def config(name: str) -> VMambaConfig:
