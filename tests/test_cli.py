@@ -28,6 +28,16 @@ def test_every_command_has_help():
         assert "Usage:" in result.output
 
 
+def test_python_dash_m_runs_the_cli():
+    """`accelerate launch -m paperzoo ...` needs `python -m paperzoo` to be the CLI."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "paperzoo", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Usage: paperzoo")
+
+
 def test_list_names_all_ten_systems():
     result = CliRunner().invoke(main, ["list"])
     assert result.exit_code == 0

@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -30,7 +31,14 @@ STATE_NAME = "trainer_state.pt"
 
 
 def make_accelerator(device: str = "auto", mixed_precision: str = "no") -> Accelerator:
-    """An Accelerator for `--device` ("auto", "cpu", "cuda", ...) and `--mixed-precision`."""
+    """An Accelerator for `--device` ("auto", "cpu", "cuda", ...) and `--mixed-precision`.
+
+    accelerate keeps one process-wide state and refuses a second precision; in a single
+    process (a notebook, the tests) one run may use bf16 and the next none, so the state is
+    reset when only the precision differs. Under `accelerate launch` the launcher's setting holds."""
+    state = AcceleratorState._shared_state
+    if state and state.get("num_processes", 1) == 1 and state.get("_mixed_precision") != mixed_precision:
+        AcceleratorState._reset_state()
     return Accelerator(cpu=(device == "cpu"), mixed_precision=mixed_precision)
 
 
