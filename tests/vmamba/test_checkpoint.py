@@ -42,6 +42,17 @@ def test_release_checkpoint_loads_strictly(tmp_path, name, legacy):
     assert create_model(name, pretrained=str(tmp_path / "ckpt_epoch_264.pth")).state_dict().keys() == source.state_dict().keys()
 
 
+def test_create_model_loads_a_pickled_release_file_with_its_ema(tmp_path):
+    """Release files pickle their training config and hold "model_ema": create_model passes
+    trust_pickle and ema through to the loader."""
+    torch.manual_seed(0)
+    raw, avg = create_model("vmamba-nano").state_dict(), create_model("vmamba-nano").state_dict()
+    torch.save({"model": raw, "model_ema": avg, "config": TrainingConfig()}, tmp_path / "release.pth", pickle_module=pickle)
+    model = create_model("vmamba-nano", pretrained=str(tmp_path / "release.pth"), trust_pickle=True, ema=True)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in avg.items())
+    assert not all(torch.equal(model.state_dict()[k], v) for k, v in raw.items())
+
+
 def test_vanilla_layout_and_key_map():
     state = {"patch_embed.proj.weight": 1, "layers.0.blocks.3.ln_1.bias": 2, "layers.2.blocks.0.self_attention.Ds": 3,
              "norm.weight": 4, "head.bias": 5, "layers.0.downsample.norm.weight": 6}

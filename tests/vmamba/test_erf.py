@@ -6,7 +6,7 @@ import torch
 from click.testing import CliRunner
 
 from paperzoo.cli import main
-from paperzoo.vmamba.erf import erf_area, erf_map
+from paperzoo.vmamba.erf import erf_area, erf_map, erf_radius
 from paperzoo.vmamba.train import build
 
 
@@ -22,6 +22,17 @@ def test_erf_of_a_convolution_is_its_footprint():
     erf = erf_map(OneConv(), torch.rand(4, 3, 16, 16))
     assert np.count_nonzero(erf) == 25 and erf[8, 8] > 0 and erf[0, 0] == 0
     assert erf_area(erf) <= 25 / 256
+
+
+def test_half_mass_radius():
+    point = np.zeros((33, 33))
+    point[16, 16] = 1.0
+    assert erf_radius(point) == 0.0
+    flat = np.ones((64, 64))  # half the mass in a centred disc of area side^2 / 2: r = side * sqrt(1 / (2 pi))
+    assert abs(erf_radius(flat) - (1 / (2 * np.pi)) ** 0.5) < 0.02
+    ring = np.zeros((64, 64))
+    ring[32, 32 + 20] = ring[32, 32 - 20] = 1.0
+    assert erf_radius(ring) == 20 / 64
 
 
 def test_ss2d_sees_the_whole_map_at_initialisation():

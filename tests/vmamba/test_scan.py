@@ -68,6 +68,23 @@ def test_float32_and_strong_decay_stay_finite():
         torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-4)
 
 
+def test_chunked_without_bias_softplus_or_skip_equals_reference():
+    u, delta, A, B, C, _, _ = [t.requires_grad_() for t in inputs(n=2, length=21)]
+    ref = selective_scan_ref(u, delta.exp(), A, B, C, None, None, delta_softplus=False)
+    fast = selective_scan_chunked(u, delta.exp(), A, B, C, None, None, delta_softplus=False, chunk=4)
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    for a, b in zip(torch.autograd.grad(fast.sum(), (u, delta, A, B, C)), torch.autograd.grad(ref.sum(), (u, delta, A, B, C))):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+
+
+def test_chunked_gradcheck():
+    """The hand-written backward against finite differences, independently of the reference."""
+    from paperzoo.vmamba.chunked_scan import chunked_scan
+
+    u, delta, A, B, C, D, bias = [t.requires_grad_() for t in inputs(batch=1, groups=2, per=1, n=2, length=7)]
+    assert torch.autograd.gradcheck(lambda *a: chunked_scan(*a, True, 3), (u, delta, A, B, C, D, bias))
+
+
 def test_scan_errors():
     u, delta, A, B, C, D, bias = inputs()
     with pytest.raises(InputError, match="scan_backend: unknown 'cuda'"):
@@ -94,10 +111,10 @@ def test_routes_are_permutations_and_merge_undoes_them(scan, k):
 
 @pytest.mark.parametrize("piece", [1, 2 * 3 * 37, 10**9])
 def test_chunked_in_cache_sized_pieces_equals_reference(monkeypatch, piece):
-    """Splitting the work over batch rows and routes (scan.PIECE) changes nothing."""
-    import paperzoo.vmamba.scan as scan
+    """Splitting the work over batch rows and routes (chunked_scan.PIECE) changes nothing."""
+    import paperzoo.vmamba.chunked_scan as chunked_scan
 
-    monkeypatch.setattr(scan, "PIECE", piece)
+    monkeypatch.setattr(chunked_scan, "PIECE", piece)
     args = [t.requires_grad_() for t in inputs(batch=3, n=2, length=37)]
     ref = selective_scan_ref(*args[:5], args[5], args[6])
     fast = selective_scan_chunked(*args[:5], args[5], args[6])

@@ -93,7 +93,7 @@ def load_pretrained(path: str | Path, config: VMambaConfig | str | None = None, 
     """A paperzoo checkpoint folder (config.json + safetensors) or an official `.pth` file."""
     path = Path(path)
     if path.is_dir():
-        return VMamba.from_pretrained(path)
+        return VMamba.from_pretrained(path)  # a paperzoo folder: safetensors, nothing to trust or choose
     if config is None:
         raise CheckpointError(f"{path}: an official checkpoint needs its config name (e.g. 'vmamba-t')")
     return load_official(path, config, **kwargs)

@@ -113,9 +113,12 @@ class VMamba(PretrainedMixin, nn.Module):
         return self.classifier(self.forward_features(images))
 
 
-def create_model(name: str | VMambaConfig, num_classes: int | None = None, pretrained: str | None = None, **overrides) -> VMamba:
+def create_model(name: str | VMambaConfig, num_classes: int | None = None, pretrained: str | None = None,
+                 ema: bool = False, trust_pickle: bool = False, **overrides) -> VMamba:
     """timm-style constructor: a named config (see `paperzoo vmamba configs`) with overrides;
-    `pretrained` is a local path to an official release checkpoint or a paperzoo folder."""
+    `pretrained` is a local path to an official release checkpoint or a paperzoo folder
+    (`ema`: take the release file's "model_ema" weights; `trust_pickle`: allow the pickled
+    training config that release files carry)."""
     config = registry.get(name)
     if num_classes is not None:
         overrides["num_classes"] = num_classes
@@ -124,4 +127,4 @@ def create_model(name: str | VMambaConfig, num_classes: int | None = None, pretr
         return VMamba(config)
     from paperzoo.vmamba.checkpoint import load_pretrained
 
-    return load_pretrained(pretrained, config)
+    return load_pretrained(pretrained, config, ema=ema, trust_pickle=trust_pickle)

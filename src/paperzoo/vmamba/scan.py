@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paperzoo.core.errors import InputError
+from paperzoo.vmamba.chunked_scan import chunked_scan
 
 BACKENDS = ("ref", "chunked", "kernel")  # "kernel": chunked with Eq. 5's masked kernel inside chunks
 
@@ -99,93 +100,24 @@ def selective_scan_chunked(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Te
       and chunk: matmul-shaped, the form that suits GPUs; O(L T) work.
     - "recurrent" (default): all chunks at once, step by step within them (T steps over
       tensors holding every chunk), then the carries (L / T steps over tiny tensors) and
-      one correction y_t += C_t exp(S_t) h_in. O(L) work like the reference, but T + L / T
-      Python steps instead of L; T defaults to sqrt(L).
+      one correction h_t += (decays since the chunk start) h_in; in place, in pieces, with
+      a hand-written backward pass (`chunked_scan.py`). O(L) work like the reference, but
+      2T + L / T tensor operations instead of L; T defaults to sqrt(L / 2).
     Returns y (batch, D, L).
     """
     _check(u, delta, A, B, C)
     length = u.shape[-1]
     if chunk is None:
-        chunk = max(1, round(length**0.5)) if intra == "recurrent" else 64
+        chunk = max(1, round((length / 2) ** 0.5)) if intra == "recurrent" else 64
     if chunk < 1:
         raise InputError(f"chunk: must be >= 1, got {chunk}")
     if intra == "recurrent":
-        return _in_pieces(_chunked_recurrent, u, delta, A, B, C, D, delta_bias, delta_softplus, chunk)
+        dtype = u.dtype
+        u, delta, A, B, C = _full_precision(u, delta, A, B, C)
+        return chunked_scan(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk).to(dtype)
     if intra == "kernel":
         return _chunked_kernel(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk)
     raise InputError(f"intra: unknown {intra!r}; allowed: recurrent, kernel")
-
-
-PIECE = 1 << 22  # elements of (batch, D, L, N) processed at once: 16 MB in float32, about a CPU's cache
-
-
-def _in_pieces(fn, u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
-    """Run `fn` on slices of the batch and of the routes that fit in PIECE elements: the
-    chunked scan makes ~15 passes over its inputs, and a cache-sized working set keeps
-    each pass cheap (at batch 8, L = 4096: 233 ms whole, 82 ms in pieces; benchmarks/vmamba.py)."""
-    batch, d, length = u.shape
-    groups, n = B.shape[1], A.shape[1]
-    per = d // groups
-    per_group = per * length * n
-    g_step = max(1, min(groups, PIECE // max(per_group, 1)))
-    b_step = max(1, PIECE // (per_group * g_step)) if g_step == groups else 1
-    if b_step >= batch and g_step == groups:
-        return fn(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk)
-    rows = []
-    for b0 in range(0, batch, b_step):
-        parts = []
-        for g0 in range(0, groups, g_step):
-            ch = slice(g0 * per, min(g0 + g_step, groups) * per)
-            bs, gs = slice(b0, b0 + b_step), slice(g0, g0 + g_step)
-            parts.append(fn(u[bs, ch], delta[bs, ch], A[ch], B[bs, gs], C[bs, gs], None if D is None else D[ch],
-                            None if delta_bias is None else delta_bias[ch], delta_softplus, chunk))
-        rows.append(torch.cat(parts, dim=1))
-    return torch.cat(rows, dim=0)
-
-
-def _chunked_recurrent(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
-    dtype = u.dtype
-    u, delta, A, B, C = _full_precision(u, delta, A, B, C)
-    batch, d, length = u.shape
-    groups, n = B.shape[1], A.shape[1]
-    per = d // groups
-    delta = _delta(delta, delta_bias, delta_softplus)
-    pad = -length % chunk
-    chunks = (length + pad) // chunk
-    # (b, K, D_i, L, N); padding has decay 1 and input 0, so it changes nothing
-    log_decay = (delta.view(batch, groups, per, length, 1) * A.view(groups, per, 1, n))  # delta_t A <= 0
-    inp = (delta * u).view(batch, groups, per, length, 1) * B.transpose(2, 3)[:, :, None]  # delta_t u_t B_t
-    Ct = C.transpose(2, 3)[:, :, None]  # (b, K, 1, L, N)
-    if pad:
-        log_decay, inp = F.pad(log_decay, (0, 0, 0, pad)), F.pad(inp, (0, 0, 0, pad))
-        Ct = F.pad(Ct, (0, 0, 0, pad))
-    shape = (batch, groups, per, chunks, chunk, n)
-    log_decay, inp = log_decay.reshape(shape), inp.reshape(shape)
-    Ct = Ct.reshape(batch, groups, 1, chunks, chunk, n)
-    decay = torch.exp(log_decay)
-    # 1. every chunk from a zero state, T steps: h <- decay_t h + inp_t. `unbind` gives all
-    #    the step views at once, so the backward pass stacks their gradients in one go
-    #    (indexing inside the loop would allocate a full-size gradient per step).
-    h = torch.zeros_like(inp[..., 0, :])
-    local = []
-    for decay_t, inp_t in zip(decay.unbind(4), inp.unbind(4)):
-        h = torch.addcmul(inp_t, decay_t, h)
-        local.append(h)
-    local = torch.stack(local, dim=4)  # (b, K, D_i, chunks, T, N)
-    # 2. the state entering each chunk, chunk by chunk
-    total_decay = torch.exp(log_decay.sum(4))  # (b, K, D_i, chunks, N)
-    carry = torch.zeros_like(h[:, :, :, 0])
-    entering = []
-    for decay_c, last_c in zip(total_decay.unbind(3), local[..., -1, :].unbind(3)):
-        entering.append(carry)
-        carry = torch.addcmul(last_c, decay_c, carry)
-    entering = torch.stack(entering, dim=3)  # (b, K, D_i, chunks, N)
-    # 3. h_t = local_t + exp(S_t) h_in, S_t the cumulative log decay within the chunk
-    h_all = torch.addcmul(local, torch.exp(torch.cumsum(log_decay, dim=4)), entering[:, :, :, :, None])
-    y = (h_all * Ct).sum(-1).reshape(batch, d, chunks * chunk)[..., :length]
-    if D is not None:
-        y = y + D[None, :, None] * u
-    return y.to(dtype)
 
 
 def _chunked_kernel(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> Tensor:
