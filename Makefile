@@ -34,6 +34,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/sparc.py --quick
 	$(PY) benchmarks/cmmd.py --quick
+	$(PY) benchmarks/vmamba.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction
