@@ -293,6 +293,7 @@ def main():
         t_ref = time_forward(ours_ref, xb, args.reps)
         print(f"batch {b}: official {t_off:9.1f} ms | ours(chunked) {t_ours:9.1f} ms | ours(ref) {t_ref:9.1f} ms | "
               f"official/ours(chunked) = {t_off / t_ours:.2f}x, official/ours(ref) = {t_off / t_ref:.2f}x")
+        print(f"ratio official_over_ours_forward_b{b} = {t_off / t_ours:.2f} (target > 1)")
 
 
 if __name__ == "__main__":
