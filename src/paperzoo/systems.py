@@ -22,9 +22,8 @@ SYSTEMS: tuple[System, ...] = (
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061", "not yet implemented", False),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225", "not yet implemented", False),
     System("vmamba", "VMamba: Visual State Space Model", "2401.10166",
-           "in progress: SS2D, scans, named configs (exact params, FLOPs), checkpoints, world training, ERF demo, "
-           "first world reproduction (claims do not hold at nano scale); not yet in `reproduce all`",
-           False, cli=True),
+           "SS2D with a fast CPU scan, nine named configs (exact params, FLOPs), official checkpoints (outputs match), "
+           "ImageNet recipe, world reproduction (accuracy claims do not hold at nano scale; README)", True),
     System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985", "not yet implemented", False),
     System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
            "train, evaluate, demo, reproduce, real-data loaders; its localisation claim does not reproduce at tiny scale (README)", True),
