@@ -15,7 +15,10 @@ WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
+# espeak-ng speaks the speech world (FreGrad); installed with apt-get where we are root, else
+# the world falls back to its procedural speaker, so a missing espeak-ng never fails the install.
 $(STAMP): $(VENV)/bin/python pyproject.toml
+	@command -v espeak-ng >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null 2>&1; } || echo "note: espeak-ng not installed; the speech world uses its procedural fallback"
 	$(PIP) install --quiet $(WHEELS) $(TORCH)
 	$(PIP) install --quiet $(WHEELS) -e ".[test]"
 	touch $(STAMP)

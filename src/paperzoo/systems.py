@@ -29,7 +29,8 @@ SYSTEMS: tuple[System, ...] = (
            "train, evaluate, demo, reproduce, real-data loaders; its localisation claim does not reproduce at tiny scale (README)", True),
     System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171", "not yet implemented", False),
     System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032",
-           "in progress: Haar DWT/iDWT and the zero-SNR schedule (library only, no commands yet)", False),
+           "train (speech world or LJSpeech), vocode, demo, official checkpoints, evaluate, reproduce; FreGrad vs "
+           "PriorGrad at exact paper configs (README)", True),
     System("customvideo", "CustomVideo: multi-subject text-to-video customization", "2401.09962", "not yet implemented", False),
     System("cmmd", "Rethinking FID: CMMD", "2401.09603",
            "cmmd/fid functions, score folders or .npz (SPARC or local CLIP embedder), sharded path, reproduce", True),

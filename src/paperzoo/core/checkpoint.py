@@ -93,7 +93,15 @@ class PretrainedMixin:
             save_state(tmp / WEIGHTS_NAME, self)
             payload = {"class": type(self).__name__, "config": config_to_dict(self.config)}
             (tmp / CONFIG_NAME).write_text(json.dumps(payload, indent=2) + "\n")
+            self.save_extra(tmp)
         return path
+
+    def save_extra(self, folder: Path) -> None:
+        """Hook: write files that belong with the weights (e.g. data statistics) into the
+        checkpoint folder while it is still being written; `load_extra` reads them back."""
+
+    def load_extra(self, folder: Path) -> None:
+        """Hook: read what `save_extra` wrote."""
 
     @classmethod
     def load_config(cls, path: str | Path):
@@ -120,4 +128,5 @@ class PretrainedMixin:
         config = cls.load_config(path)
         model = cls(config)
         load_state(Path(path) / WEIGHTS_NAME, model)
+        model.load_extra(Path(path))
         return model.to(map_location)

@@ -6,8 +6,10 @@ with the same seed see identical data; fixed evaluation sets are cached on disk 
 `$PAPERZOO_CACHE/world/` (default: the user cache folder).
 
 `scenes` is the first part: images of coloured shapes with compositional captions,
-per-object masks and boxes, and the caption-word -> object map. Videos, 3D objects,
-speech and text worlds will sit beside it as sibling modules.
+per-object masks and boxes, and the caption-word -> object map. `speech` is a small
+corpus of English sentences spoken by espeak-ng (a procedural source-filter speaker where
+it is missing) at 22,050 Hz, normalised as FreGrad's data pipeline does. Videos, 3D
+objects and text worlds will sit beside them as sibling modules.
 """
 
 from paperzoo.world.scenes import (
@@ -47,6 +49,23 @@ from paperzoo.world.scenes import (
     tokenize,
 )
 from paperzoo.world.show import show_scenes
+from paperzoo.world.speech import (
+    HOP,
+    SAMPLE_RATE,
+    SPEECH_VERSION,
+    SPLIT_PAIRS,
+    VOICES,
+    SpeechConfig,
+    Utterance,
+    load_speech,
+    make_speech,
+    normalise_audio,
+    procedural_speak,
+    resolve_backend,
+    speak,
+    speech_cache_path,
+    trim_silence,
+)
 
 __all__ = [
     "ATTRIBUTES", "BACKGROUND_TOKEN", "BACKGROUNDS", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
@@ -55,4 +74,7 @@ __all__ = [
     "describe", "load_scenes", "make_scenes", "max_caption_length", "object_words", "paint_scene", "patch_targets",
     "relation_word", "render_scene", "scene", "scene_stream", "scenes_cache_path", "size_extent", "tokenize",
     "show_scenes",
+    "HOP", "SAMPLE_RATE", "SPEECH_VERSION", "SPLIT_PAIRS", "VOICES",
+    "SpeechConfig", "Utterance",
+    "load_speech", "make_speech", "normalise_audio", "procedural_speak", "resolve_backend", "speak", "speech_cache_path", "trim_silence",
 ]
