@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/sparc.py --quick
 	$(PY) benchmarks/cmmd.py --quick
 	$(PY) benchmarks/vmamba.py --quick
+	$(PY) benchmarks/fregrad.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction
