@@ -7,7 +7,10 @@ instead of 1,500 of 32, 4 held-out sentences instead of 16) so the suite stays u
 an hour; the full runs are in the README. Measured once here: MR-STFT 3.47 (FreGrad) vs
 3.71 (PriorGrad), prior noise 5.97 / 8.95. At 300 steps of 16-frame crops FreGrad was
 still behind (4.18 vs 3.84): its zero-SNR first reverse step multiplies the model's error
-by ~140, so it needs more optimiser steps before its samples settle.
+by ~140, so it needs more optimiser steps before its samples settle. In the full
+reproduction (1,500 steps of 32-frame crops, 16 sentences) the check does NOT hold:
+FreGrad 3.24 (2.88, 3.60) vs PriorGrad 2.48 (2.56, 2.39), x1.31 (README). At tiny scale
+the comparison moves with the budget; this gate measures it at CI's.
 """
 
 from dataclasses import replace
