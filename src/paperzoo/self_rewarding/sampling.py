@@ -66,7 +66,7 @@ def _generate_batch(model, prompts, max_new_tokens, eos_id, pad_id, temperature,
     new: list[Tensor] = []
     past = None
     cache_kw = _cache_kwarg(model)
-    step_ids, step_mask = ids, mask
+    step_ids = ids
     for _ in range(max_new_tokens):
         positions = (mask.cumsum(-1) - 1).clamp_min(0)
         if use_cache:
