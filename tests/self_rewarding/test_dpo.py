@@ -1,5 +1,9 @@
 """The DPO loss: against its formula written out, TRL's (where installed), and the
-sequence log-probabilities it takes."""
+sequence log-probabilities it takes.
+
+TRL is not a dependency (it pulls datasets, pandas and pyarrow), so CI skips the TRL
+comparison; it passed with trl 0.24.0 + transformers 4.57.1 (2026-11-25). trl >= 0.29 has no
+standalone `dpo_loss`, and trl 0.24-0.28 do not import beside transformers 5.x."""
 
 import math
 

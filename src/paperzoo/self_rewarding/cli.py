@@ -1,0 +1,157 @@
+"""`paperzoo self_rewarding ...`: named configs, the training loop (SFT on seed data, then
+self-rewarding iterations), sampling responses, and judging them with the Fig. 2 prompt."""
+
+from pathlib import Path
+
+import click
+
+from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
+
+
+@click.group(cls=Group)
+def cli():
+    """Self-Rewarding Language Models (arXiv 2401.10020): LLM-as-a-Judge plus iterative DPO."""
+
+
+@cli.command()
+def configs():
+    """List the named model configs with parameter counts."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from paperzoo.self_rewarding.config import PAPER_PARAMS, configs as names, model_config
+
+    click.echo(f"{'config':<14}{'layers':>7}{'d':>7}{'params':>18}{'paper':>18}")
+    for name in names():
+        cfg = model_config(name)
+        with torch.device("meta"):
+            n = sum(p.numel() for p in LlamaForCausalLM(cfg.to_llama()).parameters())
+        paper = PAPER_PARAMS.get(name)
+        click.echo(f"{name:<14}{cfg.layers:>7}{cfg.hidden_size:>7}{n:>18,}{(f'{paper:,}' if paper else '-'):>18}")
+
+
+def _instructions(prompt, infile) -> list[str]:
+    from paperzoo.core.errors import InputError
+    from paperzoo.self_rewarding.data import read_jsonl
+
+    if bool(prompt) == bool(infile):
+        raise InputError("give one of --prompt TEXT or --in FILE.jsonl (objects with a \"prompt\" field)")
+    return list(prompt) if prompt else [r["prompt"] for r in read_jsonl(infile, ("prompt",))]
+
+
+@cli.command()
+@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="A policy folder (ours, or any local Hugging Face causal LM).")
+@click.option("--prompt", multiple=True, help="An instruction (repeatable).")
+@click.option("--in", "infile", type=click.Path(path_type=Path), default=None, help="JSONL with a \"prompt\" field per line.")
+@click.option("-n", "n", type=int, default=4, show_default=True, help="Responses per prompt (the paper's N).")
+@click.option("--temperature", type=float, default=0.7, show_default=True)
+@click.option("--top-p", type=float, default=0.9, show_default=True)
+@click.option("--max-new-tokens", type=int, default=None, help="Default: 12 for world policies, 512 otherwise.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write JSONL {prompt, responses} here (atomically).")
+@device_option
+@seed_option
+def generate(model_path, prompt, infile, n, temperature, top_p, max_new_tokens, out, device, seed):
+    """Sample N responses per instruction (KV-cached batched sampling, with a progress bar)."""
+    import torch
+
+    from paperzoo.self_rewarding.data import write_jsonl
+    from paperzoo.self_rewarding.policy import load_policy
+    from paperzoo.self_rewarding.sampling import generate as sample
+
+    instructions = _instructions(prompt, infile)
+    policy = load_policy(model_path)
+    policy.model.to(resolve_device(device))
+    fmt = policy.fmt
+    limit = max_new_tokens or (12 if fmt.style == "world" else 512)
+    outs = sample(policy.model, [fmt.prompt_ids(x) for x in instructions], n=n, max_new_tokens=limit, eos_id=fmt.eos_id,
+                  pad_id=fmt.pad_id, temperature=temperature, top_p=top_p, generator=torch.Generator().manual_seed(seed),
+                  progress=True)
+    rows = [{"prompt": x, "responses": [fmt.decode(s) for s in samples]} for x, samples in zip(instructions, outs)]
+    if out:
+        write_jsonl(out, rows)
+        click.echo(f"wrote {len(rows)} prompts x {n} responses to {out}")
+    else:
+        for row in rows:
+            click.echo(row["prompt"])
+            for r in row["responses"]:
+                click.echo(f"  -> {r}")
+
+
+@cli.command()
+@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="The judge: a policy folder.")
+@click.option("--prompt", default=None, help="The instruction.")
+@click.option("--response", multiple=True, help="A response to score (repeatable).")
+@click.option("--in", "infile", type=click.Path(path_type=Path), default=None,
+              help="JSONL {prompt, responses: [...]} (as `generate --out` writes).")
+@click.option("--judgments", type=int, default=3, show_default=True, help="Sampled judgments averaged per response.")
+@click.option("--parse-fail", type=click.Choice(["drop", "zero"]), default="drop", show_default=True,
+              help="A judgment without a score: left out of the mean, or counted as 0.")
+@click.option("--pairs", "pairs_out", type=click.Path(path_type=Path), default=None,
+              help="Also write the best-vs-worst preference pairs as TRL JSONL {prompt, chosen, rejected}.")
+@device_option
+@seed_option
+def judge(model_path, prompt, response, infile, judgments, parse_fail, pairs_out, device, seed):
+    """Score responses with the LLM-as-a-Judge prompt (Fig. 2): r = mean of sampled scores."""
+    import torch
+
+    from paperzoo.core.errors import InputError
+    from paperzoo.self_rewarding.data import read_jsonl, write_pairs
+    from paperzoo.self_rewarding.judge import judge as run_judge
+    from paperzoo.self_rewarding.judge import parse_rate, rewards
+    from paperzoo.self_rewarding.pairs import preference_pairs
+    from paperzoo.self_rewarding.policy import load_policy
+
+    if infile:
+        rows = read_jsonl(infile, ("prompt",))
+        for number, row in enumerate(rows, start=1):
+            if not isinstance(row.get("responses"), list) or not all(isinstance(r, str) for r in row["responses"]):
+                raise InputError(f"{infile}, line {number}: expected \"responses\": a list of strings")
+        prompts, candidates = [r["prompt"] for r in rows], [r["responses"] for r in rows]
+    elif prompt and response:
+        prompts, candidates = [prompt], [list(response)]
+    else:
+        raise InputError("give --prompt TEXT with one or more --response TEXT, or --in FILE.jsonl")
+    policy = load_policy(model_path)
+    policy.model.to(resolve_device(device))
+    limit = 32 if policy.fmt.style == "world" else 256
+    scores = run_judge(policy.model, policy.fmt, prompts, candidates, judgments=judgments, max_new_tokens=limit,
+                       generator=torch.Generator().manual_seed(seed), progress=True)
+    r = rewards(scores, parse_fail)
+    for x, cands, ss, rs in zip(prompts, candidates, scores, r):
+        click.echo(x)
+        for cand, s, reward in zip(cands, ss, rs):
+            shown = "unparsed" if reward is None else f"{reward:.2f}"
+            click.echo(f"  r={shown:<8} scores={['-' if v is None else v for v in s]}  {cand}")
+    click.echo(f"parse rate {parse_rate(scores):.2f}")
+    if pairs_out:
+        pairs = preference_pairs(prompts, candidates, r)
+        write_pairs(pairs_out, pairs)
+        click.echo(f"wrote {len(pairs)} pairs to {pairs_out}")
+
+
+@cli.command()
+@click.option("--model", "model_name", default="tiny", show_default=True,
+              help="A named config to start from scratch (tiny), or a local Hugging Face causal-LM folder (M0).")
+@click.option("--recipe", "recipe_name", default="tiny", show_default=True, help="Hyperparameters: tiny or paper.")
+@click.option("--ift", type=click.Path(path_type=Path), default=None,
+              help="IFT seed data, JSONL {prompt, completion}; default: the instruction world.")
+@click.option("--eft", type=click.Path(path_type=Path), default=None,
+              help="EFT seed data, JSONL {prompt, response, completion} (completion: the judgment); default: the world's.")
+@click.option("--prompts", "prompts_file", type=click.Path(path_type=Path), default=None,
+              help="New prompts for self-instruction, JSONL {prompt}; split evenly over iterations. Default: the world's.")
+@click.option("--iterations", type=int, default=2, show_default=True, help="Self-rewarding iterations after SFT (M1 -> M2 -> M3: 2).")
+@click.option("--prompts-per-iteration", type=int, default=None, help="World prompts per iteration; default: the recipe's (800).")
+@click.option("--sft-steps", type=int, default=None, help="Default: the recipe's.")
+@click.option("--dpo-steps", type=int, default=None, help="Default: the recipe's.")
+@out_option("runs/self_rewarding", "Run folder: M1/, M2/, ... (policy folders), iteration-t/aift.jsonl, log.json.")
+@device_option
+@seed_option
+def train(model_name, recipe_name, ift, eft, prompts_file, iterations, prompts_per_iteration, sft_steps, dpo_steps, out, device, seed):
+    """SFT on IFT + EFT (M1), then self-rewarding iterations (M2, M3, ...). Runs unchanged
+    under `accelerate launch -m paperzoo self_rewarding train ...`."""
+    from paperzoo.self_rewarding.run import train_chain
+
+    log = train_chain(model_name, recipe_name, out, ift=ift, eft=eft, prompts_file=prompts_file, iterations=iterations,
+                      prompts_per_iteration=prompts_per_iteration, sft_steps=sft_steps, dpo_steps=dpo_steps, seed=seed, device=resolve_device(device))
+    for row in log["models"]:
+        click.echo(f"{row['name']}: {row['path']}" + (f"  ({row['pairs']} AIFT pairs)" if "pairs" in row else ""))
