@@ -33,7 +33,7 @@ import time
 
 import torch
 
-from paperzoo.core.measure import peak_rss_mib
+from paperzoo.core.measure import interleaved, peak_rss_mib
 from paperzoo.fregrad.audio import mel_spectrogram
 from paperzoo.fregrad.data import crop_audio, mel_config, training_batch, world_corpus
 from paperzoo.fregrad.freq_dconv import FreqDConv
@@ -47,22 +47,6 @@ HOP, SAMPLE_RATE = 256, 22050
 PAIRS = {"paper": ("fregrad", "priorgrad"), "tiny": ("tiny-fregrad", "tiny-priorgrad")}
 TRAIN_BATCH = {"paper": (4, 62), "tiny": (8, 32)}  # (batch, crop frames)
 LR = 2e-4
-
-
-def interleaved(fns: dict, repeats: int, warmup: int = 1, progress: bool = False) -> dict[str, list[float]]:
-    """Seconds of each of `repeats` calls per function, the functions alternating in ABBA order after `warmup` rounds."""
-    times = {k: [] for k in fns}
-    names = list(fns)
-    for r in range(warmup + repeats):
-        for k in names if r % 2 == 0 else names[::-1]:
-            start = time.perf_counter()
-            fns[k]()
-            dt = time.perf_counter() - start
-            if r >= warmup:
-                times[k].append(dt)
-            if progress:
-                print(f"  {'warm-up' if r < warmup else f'rep {r - warmup + 1}/{repeats}'} {k}: {dt:.2f} s", flush=True)
-    return times
 
 
 def train_step(model, optimizer, batch) -> None:

@@ -50,3 +50,23 @@ def test_reward_is_the_mean_of_parsed_judgments_with_both_parse_fail_policies():
     assert rewards([[[1.0, 2.0, None]], [[None]]], "drop") == [[1.5], [None]]
     assert parse_rate([[[1.0, None], [None, 3.0]]]) == 0.5
     assert math.isnan(parse_rate([]))
+
+
+def test_world_judge_returns_k_scores_per_response_and_repeats_with_the_seed():
+    import torch
+
+    from paperzoo.self_rewarding.judge import judge
+    from paperzoo.self_rewarding.policy import new_policy
+
+    policy = new_policy("tiny", seed=0)
+    instructions = ["reverse : c a f", "max : 1 5 2"]
+    responses = [["f a c", "c a f", "f"], ["5", "2"]]
+
+    def run(seed):
+        return judge(policy.model, policy.fmt, instructions, responses, judgments=3, max_new_tokens=24,
+                     generator=torch.Generator().manual_seed(seed))
+
+    scores = run(0)
+    assert [len(row) for row in scores] == [3, 2]
+    assert all(len(s) == 3 and all(v is None or 0 <= v <= 5 for v in s) for row in scores for s in row)
+    assert run(0) == scores

@@ -59,3 +59,19 @@ def peak_rss_mib(setup: Callable, run: Callable, *args) -> float:
     value = queue.get()
     proc.join()
     return value
+
+
+def interleaved(fns: dict, repeats: int, warmup: int = 1, progress: bool = False) -> dict[str, list[float]]:
+    """Seconds of each of `repeats` calls per function, the functions alternating in ABBA order after `warmup` rounds."""
+    times = {k: [] for k in fns}
+    names = list(fns)
+    for r in range(warmup + repeats):
+        for k in names if r % 2 == 0 else names[::-1]:
+            start = time.perf_counter()
+            fns[k]()
+            dt = time.perf_counter() - start
+            if r >= warmup:
+                times[k].append(dt)
+            if progress:
+                print(f"  {'warm-up' if r < warmup else f'rep {r - warmup + 1}/{repeats}'} {k}: {dt:.2f} s", flush=True)
+    return times

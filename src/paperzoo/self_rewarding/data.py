@@ -59,7 +59,7 @@ def world_judge_groups(split: str, n: int, seed: int) -> list[JudgeGroup]:
         outs = responses_for_judging(task, rng)
         texts = tuple(" ".join(o) for o in outs)
         q = tuple(float(rubric_score(task, o)) for o in outs)
-        targets = tuple(judgment_text(criteria(task, o), int(s)) for o, s in zip(outs, q))
+        targets = tuple(judgment_text(task.gold, criteria(task, o), int(s)) for o, s in zip(outs, q))
         groups.append(JudgeGroup(task.prompt, texts, q, targets))
     return groups
 

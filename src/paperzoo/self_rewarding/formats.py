@@ -1,14 +1,18 @@
 """How instructions, responses and judge prompts become tokens, for the two kinds of model.
 
-"world" (the tiny CPU model): the world's 59-word vocabulary as a `tokenizers` WordLevel
+"world" (the tiny CPU model): the world's 60-word vocabulary as a `tokenizers` WordLevel
 tokenizer, and compact prompts that fit its 128 positions,
 
     instruction:  <bos> reverse : c a f =>                       response: f a c <eos>
-    judge:        <bos> judge reverse : c a f => f a x |          judgment: type yes length yes
-                                                                   half yes prefix no exact no Score: 3 <eos>
+    judge:        <bos> judge reverse : c a f answer  f a c =>  f a x |  type yes length yes
+                                                      half yes prefix no exact no Score: 3 <eos>
 
-The judgment lists the rubric's criteria (the "justification") and ends with "Score: k",
-the shape of the paper's Fig. 2 output, so one parser reads both.
+The judgment is a short justification (the answer the judge works out for itself, then
+the rubric's criteria, each yes or no) ending in "Score: k", the shape of the paper's
+Fig. 2 output (a justification of up to 100 words, then the score), so one parser reads both.
+The world judge writes its own answer before it reads the response it grades (two
+generation calls, the response inserted between them): with the response in view, a tiny
+model learns to copy it as "its" answer and then grades everything as right.
 
 "chat" (any Hugging Face causal LM, e.g. Llama 2 70B): the instruction as a user turn in
 the tokenizer's chat template (a plain "User:/Assistant:" layout where it has none), and
@@ -38,10 +42,20 @@ def world_tokenizer():
     )
 
 
-def judgment_text(met: Sequence[bool], score: int) -> str:
-    """The world judge's target: each criterion with yes/no, then 'Score: k'."""
+def judgment_text(answer: str, met: Sequence[bool], score: int) -> str:
+    """The world judge's target: the justification, then 'Score: k'. The justification is
+    the answer the judge itself derives for the instruction, then each criterion with yes/no
+    (a judge can only tell "exact" from "half right" by working the task out)."""
     words = [f"{name} {'yes' if ok else 'no'}" for name, ok in zip(CRITERIA, met)]
-    return " ".join(words) + f" Score: {score}"
+    return f"answer {answer} | " + " ".join(words) + f" Score: {score}"
+
+
+def split_world_judgment(text: str) -> tuple[str, str]:
+    """("the judge's answer", "criteria ... Score: k") from `judgment_text`'s output."""
+    if not text.startswith("answer ") or " | " not in text:
+        raise ValueError(f"not a world judgment (expected 'answer ... | ... Score: k'): {text!r}")
+    answer, verdict = text[len("answer "):].split(" | ", 1)
+    return answer.strip(), verdict.strip()
 
 
 @dataclass(frozen=True)
@@ -90,18 +104,44 @@ class Format:
         return self._encode(response) + [self.eos_id]
 
     def judge_prompt_ids(self, instruction: str, response: str) -> list[int]:
-        """The LLM-as-a-Judge prompt for one (instruction, response) pair."""
+        """The LLM-as-a-Judge prompt for one (instruction, response) pair ("chat" style; the
+        world judge reads the response only after working out its own answer, see below)."""
         if self.style == "world":
-            return self._bos() + self._encode(f"judge {instruction} {ARROW} {response} |")
+            raise ValueError("the world judge is prompted in two stages: judge_answer_ids, then judge_verdict_ids")
         from paperzoo.self_rewarding.judge import judge_prompt
 
         return self.prompt_ids(judge_prompt(instruction, response))
 
-    def context_ids(self, x: "str | JudgeRequest") -> list[int]:
-        """What the model reads before its output: an instruction prompt, or a judge prompt."""
-        if isinstance(x, JudgeRequest):
-            return self.judge_prompt_ids(x.instruction, x.response)
-        return self.prompt_ids(x)
+    # The world judge, in two stages: "<bos> judge x answer" -> the judge's own answer A,
+    # ended by "=>"; then "... A => y |" -> the criteria and "Score: k", ended by EOS. Its
+    # answer is thus a derivation from the instruction, not a copy of the response it grades.
+    def judge_answer_ids(self, instruction: str) -> list[int]:
+        return self._bos() + self._encode(f"judge {instruction} answer")
+
+    def judge_verdict_ids(self, instruction: str, answer: Sequence[int], response: str) -> list[int]:
+        return self.judge_answer_ids(instruction) + list(answer) + self._encode(f"{ARROW} {response} |")
+
+    @property
+    def arrow_id(self) -> int:
+        return self._encode(ARROW)[0]
+
+    def example_ids(self, context: "str | JudgeRequest", target: str) -> tuple[list[int], list[bool]]:
+        """One SFT example as token ids and a mask of the tokens the loss is on (the
+        response, or the judgment; never the prompt, nor in a world judgment the graded response)."""
+        if isinstance(context, JudgeRequest) and self.style == "world":
+            answer, verdict = split_world_judgment(target)
+            first = self.judge_answer_ids(context.instruction)
+            own = self._encode(f"{answer} {ARROW}")
+            given = self._encode(f"{context.response} |")
+            tail = self._encode(verdict) + [self.eos_id]
+            ids = first + own + given + tail
+            return ids, [False] * len(first) + [True] * len(own) + [False] * len(given) + [True] * len(tail)
+        if isinstance(context, JudgeRequest):
+            head = self.judge_prompt_ids(context.instruction, context.response)
+        else:
+            head = self.prompt_ids(context)
+        tail = self.response_ids(target)
+        return head + tail, [False] * len(head) + [True] * len(tail)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True).strip()

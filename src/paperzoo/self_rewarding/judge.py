@@ -105,11 +105,22 @@ def judge(
     from paperzoo.self_rewarding.sampling import generate
 
     flat = [(i, n) for i, cands in enumerate(responses) for n in range(len(cands))]
+    kw = dict(temperature=temperature, top_p=top_p, generator=generator, batch_size=batch_size, progress=progress)
+    scores: list[list[list[float | None]]] = [[[] for _ in cands] for cands in responses]
+    if fmt.style == "world":  # two stages: the judge's own answer, then the verdict on the response
+        firsts = [fmt.judge_answer_ids(instructions[i]) for i, _ in flat]
+        answers = generate(policy, firsts, n=judgments, max_new_tokens=max_new_tokens, eos_id=fmt.arrow_id,
+                           pad_id=fmt.pad_id, desc="judge: answers", **kw)
+        seconds = [fmt.judge_verdict_ids(instructions[i], a, responses[i][n]) for (i, n), runs in zip(flat, answers) for a in runs]
+        verdicts = generate(policy, seconds, n=1, max_new_tokens=max_new_tokens, eos_id=fmt.eos_id, pad_id=fmt.pad_id,
+                            desc="judge: verdicts", **kw)
+        texts = [fmt.decode(v[0]) for v in verdicts]
+        for j, (i, n) in enumerate(flat):
+            scores[i][n] = [parse_judge_score(t) for t in texts[j * judgments: (j + 1) * judgments]]
+        return scores
     prompts = [fmt.judge_prompt_ids(instructions[i], responses[i][n]) for i, n in flat]
     outs = generate(policy, prompts, n=judgments, max_new_tokens=max_new_tokens, eos_id=fmt.eos_id,
-                    pad_id=fmt.pad_id, temperature=temperature, top_p=top_p, generator=generator,
-                    batch_size=batch_size, progress=progress, desc="judge")
-    scores: list[list[list[float | None]]] = [[[] for _ in cands] for cands in responses]
+                    pad_id=fmt.pad_id, desc="judge", **kw)
     for (i, n), samples in zip(flat, outs):
         scores[i][n] = [parse_judge_score(fmt.decode(s)) for s in samples]
     return scores

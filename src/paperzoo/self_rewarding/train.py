@@ -33,19 +33,19 @@ from paperzoo.self_rewarding.dpo import dpo_loss, dpo_rewards, sequence_logps
 
 
 def tokenize_pairs(fmt, prompts: Sequence, responses: Sequence[str], max_length: int | None = None) -> dict:
-    """context_ids(prompt) + response_ids(response) per row, right-padded (a prompt is an
-    instruction, or a JudgeRequest for an EFT example):
+    """One row per (prompt, response) (a prompt is an instruction, or a JudgeRequest for an
+    EFT example whose response is the judgment), right-padded:
     {"input_ids": (B, T), "attention_mask": (B, T), "response_mask": (B, T) bool, True on the
-    response's tokens (EOS included)}. A dict, so the Trainer moves it to the device."""
+    tokens the loss is on (`Format.example_ids`)}. A dict, so the Trainer moves it to the device."""
     rows, masks = [], []
     for prompt, response in zip(prompts, responses):
-        p, r = fmt.context_ids(prompt), fmt.response_ids(response)
-        if max_length and len(p) + len(r) > max_length:
-            r = r[: max(1, max_length - len(p))]
-            if len(p) + len(r) > max_length:
-                raise InputError(f"a prompt of {len(p)} tokens exceeds max_length={max_length}: {str(prompt)[:60]!r}")
-        rows.append(p + r)
-        masks.append([False] * len(p) + [True] * len(r))
+        ids, mask = fmt.example_ids(prompt, response)
+        if max_length and len(ids) > max_length:
+            ids, mask = ids[:max_length], mask[:max_length]
+            if not any(mask):
+                raise InputError(f"a prompt longer than max_length={max_length} leaves no response: {str(prompt)[:60]!r}")
+        rows.append(ids)
+        masks.append(mask)
     width = max(len(x) for x in rows)
     ids = torch.full((len(rows), width), fmt.pad_id, dtype=torch.long)
     att = torch.zeros((len(rows), width), dtype=torch.long)

@@ -44,7 +44,7 @@ ARROW = "=>"  # ends an instruction; the answer follows
 
 # The judge's words (the compact EFT format of card §5; see paperzoo.self_rewarding.judge).
 CRITERIA: tuple[str, ...] = ("type", "length", "half", "prefix", "exact")
-JUDGE_WORDS: tuple[str, ...] = ("judge", "|", *CRITERIA, "yes", "no", "Score:")
+JUDGE_WORDS: tuple[str, ...] = ("judge", "|", "answer", *CRITERIA, "yes", "no", "Score:")
 SPECIALS: tuple[str, ...] = ("<pad>", "<bos>", "<eos>", "<unk>")
 VOCAB: tuple[str, ...] = SPECIALS + DIGITS + LETTERS + FAMILIES + (":", "+", ARROW) + JUDGE_WORDS
 
@@ -165,7 +165,12 @@ def rubric_score(task: Task, output: str | list[str] | tuple[str, ...]) -> int:
 
 # ---------------------------------------------------------------------------- corrupted answers
 
-CORRUPTIONS: tuple[str, ...] = ("truncate", "swap", "substitute", "append", "wrong_type", "shuffle", "empty")
+CORRUPTIONS: tuple[str, ...] = ("truncate", "swap", "substitute", "append", "wrong_type", "shuffle", "empty", "scramble")
+# How often each corruption is drawn for EFT responses. Content errors of the right type and
+# length dominate, because that is how a model's own answers go wrong; a judge trained mostly on
+# wrong types and lengths learns to check only those.
+CORRUPTION_WEIGHTS: dict[str, float] = {"truncate": 1, "swap": 2, "substitute": 3, "append": 1, "wrong_type": 0.5,
+                                        "shuffle": 1, "empty": 0.25, "scramble": 3}
 
 
 def corrupt(task: Task, kind: str, rng: np.random.Generator) -> tuple[str, ...]:
@@ -191,6 +196,8 @@ def corrupt(task: Task, kind: str, rng: np.random.Generator) -> tuple[str, ...]:
         return tuple(gold[int(i)] for i in rng.permutation(len(gold)))
     if kind == "empty":
         return ()
+    if kind == "scramble":  # the right type and length, the content drawn at random
+        return tuple(_items(rng, len(gold), alphabet, len(alphabet)))
     raise ConfigError(f"unknown corruption {kind!r}; known: {', '.join(CORRUPTIONS)}")
 
 
@@ -202,16 +209,18 @@ def _other_than(rng: np.random.Generator, alphabet: tuple[str, ...], word: str) 
 
 
 def responses_for_judging(task: Task, rng: np.random.Generator, n_min: int = 2, n_max: int = 4) -> list[tuple[str, ...]]:
-    """2-4 distinct responses to one instruction: corruptions of the gold answer, and
-    sometimes the gold answer itself, so their rubric scores spread over 0..5."""
+    """2-4 distinct responses to one instruction: corruptions of the gold answer (mostly
+    content errors, CORRUPTION_WEIGHTS), and half the time the gold answer itself, so their
+    rubric scores spread over 0..5."""
     k = int(rng.integers(n_min, n_max + 1))
     seen: list[tuple[str, ...]] = []
-    if rng.random() < 0.4:
+    if rng.random() < 0.5:
         seen.append(task.answer)
+    weights = np.array([CORRUPTION_WEIGHTS[c] for c in CORRUPTIONS], dtype=float)
     for _ in range(50):
         if len(seen) == k:
             break
-        kinds = rng.choice(len(CORRUPTIONS), size=int(rng.integers(1, 3)), replace=False)
+        kinds = rng.choice(len(CORRUPTIONS), size=int(rng.integers(1, 3)), replace=False, p=weights / weights.sum())
         out: tuple[str, ...] = task.answer
         for j in kinds:  # one or two corruptions stacked
             out = corrupt(Task(task.family, task.instruction, out or task.answer, task.answer_type), CORRUPTIONS[int(j)], rng)
