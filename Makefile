@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/cmmd.py --quick
 	$(PY) benchmarks/vmamba.py --quick
 	$(PY) benchmarks/fregrad.py --quick
+	$(PY) benchmarks/self_rewarding.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction

@@ -19,7 +19,8 @@ class System:
 
 SYSTEMS: tuple[System, ...] = (
     System("self_rewarding", "Self-Rewarding Language Models", "2401.10020",
-           "in progress: train (SFT + self-rewarding iterations), generate, judge; reproduce not yet", False, cli=True),
+           "train (SFT + self-rewarding iterations, world or local HF checkpoints + JSONL), generate, judge, reproduce; "
+           "the claims do not reproduce at tiny scale: the tiny judge is near chance (README)", True),
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061", "not yet implemented", False),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225", "not yet implemented", False),
     System("vmamba", "VMamba: Visual State Space Model", "2401.10166",

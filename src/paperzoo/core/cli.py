@@ -68,3 +68,24 @@ def resolve_device(device: str) -> str:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise PaperzooError(f"--device {device!r}: no CUDA GPU is available here; use --device cpu")
     return device
+
+
+def reproduce_command(system: str, doc: str, quick_help: str) -> click.Command:
+    """`paperzoo <system> reproduce`: runs `paperzoo.<system>.reproduce.run`, saves its report
+    under OUT/<system>/ and rebuilds OUT/REPORT.md from every saved report."""
+
+    @click.command("reproduce", help=doc)
+    @click.option("--quick", is_flag=True, help=quick_help)
+    @out_option("reproduction", f"Report folder; results go to OUT/{system}/.")
+    @device_option
+    @seed_option
+    def reproduce(quick, out, device, seed):
+        from paperzoo.core.report import write_report
+        from paperzoo.systems import SYSTEMS
+
+        run = importlib.import_module(f"paperzoo.{system}.reproduce").run
+        report = run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
+        report.save(out)
+        click.echo(f"wrote {write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])}")
+
+    return reproduce

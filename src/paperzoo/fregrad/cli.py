@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
+from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
 
 
 @click.group(cls=Group)
@@ -171,18 +171,9 @@ def demo(runs, steps, out, device, seed):
         click.echo(line)
 
 
-@cli.command()
-@click.option("--quick", is_flag=True, help="A smoke run of the pipeline (60 steps, one seed, no ablations): not a result.")
-@out_option("reproduction", "Report folder; results go to OUT/fregrad/.")
-@device_option
-@seed_option
-def reproduce(quick, out, device, seed):
-    """Tiny FreGrad vs tiny PriorGrad trained identically (2 seeds), Table 1's metrics, the speed
-    ratios and Table 2's ablations; writes OUT/fregrad/ and OUT/REPORT.md (finished runs are cached)."""
-    from paperzoo.core.report import write_report
-    from paperzoo.fregrad.reproduce import run
-    from paperzoo.systems import SYSTEMS
-
-    report = run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
-    report.save(out)
-    click.echo(f"wrote {write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])}")
+cli.add_command(reproduce_command(
+    "fregrad",
+    "Tiny FreGrad vs tiny PriorGrad trained identically (2 seeds), Table 1's metrics, the speed ratios and Table "
+    "2's ablations; writes OUT/fregrad/ and OUT/REPORT.md (finished runs are cached).",
+    "A smoke run of the pipeline (60 steps, one seed, no ablations): not a result.",
+))

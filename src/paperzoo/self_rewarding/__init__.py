@@ -12,7 +12,7 @@ Where each part of the paper lives:
     §3.1.3 SFT and DPO training, early stopping                      train.py
     §3.1.2 evaluation: instruction following, Table 4 judge metrics evaluate.py
     the models (tiny world Llama; any local HF causal LM)           policy.py, formats.py
-    the small-scale experiment                                      reproduce.py
+    the small-scale experiment and its figure                       reproduce.py, plots.py
 
     >>> from paperzoo.self_rewarding import dpo_loss, parse_judge_score
     >>> parse_judge_score("Relevant, complete and direct. Score: 4")

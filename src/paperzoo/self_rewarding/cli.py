@@ -1,11 +1,12 @@
 """`paperzoo self_rewarding ...`: named configs, the training loop (SFT on seed data, then
-self-rewarding iterations), sampling responses, and judging them with the Fig. 2 prompt."""
+self-rewarding iterations), sampling responses, judging them with the Fig. 2 prompt, and the
+small-scale reproduction."""
 
 from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
+from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
 
 
 @click.group(cls=Group)
@@ -143,15 +144,34 @@ def judge(model_path, prompt, response, infile, judgments, parse_fail, pairs_out
 @click.option("--prompts-per-iteration", type=int, default=None, help="World prompts per iteration; default: the recipe's (800).")
 @click.option("--sft-steps", type=int, default=None, help="Default: the recipe's.")
 @click.option("--dpo-steps", type=int, default=None, help="Default: the recipe's.")
-@out_option("runs/self_rewarding", "Run folder: M1/, M2/, ... (policy folders), iteration-t/aift.jsonl, log.json.")
+@click.option("--no-eft", "use_eft", flag_value=False, default=None, help="App. A.3: seed on IFT only (no judge training).")
+@click.option("--eft-targets", type=click.Choice(["oracle", "self_filtered"]), default=None,
+              help="World EFT judgments from the rubric, or the paper's way (the SFT baseline judges; agreeing ones kept). "
+                   "Default: the recipe's (tiny: oracle).")
+@click.option("--prompt-source", type=click.Choice(["fixed", "self"]), default=None,
+              help="New prompts from the fixed source, or written by M_t itself (App. A.5). Default: fixed.")
+@click.option("--ref", type=click.Choice(["prev", "sft"]), default=None, help="DPO reference: M_t (the paper) or M1 throughout.")
+@click.option("--cumulative-aift", is_flag=True, default=None, help="Train M_{t+1} on every AIFT so far (the paper: AIFT(M_t) only).")
+@out_option("runs/self_rewarding", "Run folder: M1/, M2/, ... (policy folders), iteration-t/{candidates,aift}.jsonl, log.json.")
 @device_option
 @seed_option
-def train(model_name, recipe_name, ift, eft, prompts_file, iterations, prompts_per_iteration, sft_steps, dpo_steps, out, device, seed):
+def train(model_name, recipe_name, ift, eft, prompts_file, iterations, prompts_per_iteration, sft_steps, dpo_steps,
+          use_eft, eft_targets, prompt_source, ref, cumulative_aift, out, device, seed):
     """SFT on IFT + EFT (M1), then self-rewarding iterations (M2, M3, ...). Runs unchanged
     under `accelerate launch -m paperzoo self_rewarding train ...`."""
     from paperzoo.self_rewarding.run import train_chain
 
     log = train_chain(model_name, recipe_name, out, ift=ift, eft=eft, prompts_file=prompts_file, iterations=iterations,
-                      prompts_per_iteration=prompts_per_iteration, sft_steps=sft_steps, dpo_steps=dpo_steps, seed=seed, device=resolve_device(device))
+                      prompts_per_iteration=prompts_per_iteration, sft_steps=sft_steps, dpo_steps=dpo_steps, seed=seed,
+                      device=resolve_device(device), use_eft=use_eft, eft_targets=eft_targets, prompt_source=prompt_source,
+                      ref=ref, cumulative_aift=cumulative_aift)
     for row in log["models"]:
         click.echo(f"{row['name']}: {row['path']}" + (f"  ({row['pairs']} AIFT pairs)" if "pairs" in row else ""))
+
+
+cli.add_command(reproduce_command(
+    "self_rewarding",
+    "The M1 -> M2 -> M3 chain, the SFT baseline, the no-EFT and positive-only ablations and an oracle-reward "
+    "control (2 seeds); the card's metrics; writes OUT/self_rewarding/ and OUT/REPORT.md (runs are cached).",
+    "A smoke run of the pipeline (tiny budgets, one seed): not a result.",
+))

@@ -97,16 +97,20 @@ def judge(
     generator=None,
     batch_size: int = 256,
     progress: bool = False,
-) -> list[list[list[float | None]]]:
+    return_texts: bool = False,
+):
     """Sample `judgments` judgments of every response; scores[i][n][k] (None: unparseable).
 
-    responses[i] are the candidates for instructions[i]; `fmt` is a formats.Format.
+    responses[i] are the candidates for instructions[i]; `fmt` is a formats.Format. With
+    `return_texts`, returns (scores, texts) with the judgment texts texts[i][n][k] (a world
+    judgment as `formats.judgment_text` writes it: "answer A | criteria ... Score: k").
     """
     from paperzoo.self_rewarding.sampling import generate
 
     flat = [(i, n) for i, cands in enumerate(responses) for n in range(len(cands))]
     kw = dict(temperature=temperature, top_p=top_p, generator=generator, batch_size=batch_size, progress=progress)
     scores: list[list[list[float | None]]] = [[[] for _ in cands] for cands in responses]
+    texts: list[list[list[str]]] = [[[] for _ in cands] for cands in responses]
     if fmt.style == "world":  # two stages: the judge's own answer, then the verdict on the response
         firsts = [fmt.judge_answer_ids(instructions[i]) for i, _ in flat]
         answers = generate(policy, firsts, n=judgments, max_new_tokens=max_new_tokens, eos_id=fmt.arrow_id,
@@ -114,16 +118,20 @@ def judge(
         seconds = [fmt.judge_verdict_ids(instructions[i], a, responses[i][n]) for (i, n), runs in zip(flat, answers) for a in runs]
         verdicts = generate(policy, seconds, n=1, max_new_tokens=max_new_tokens, eos_id=fmt.eos_id, pad_id=fmt.pad_id,
                             desc="judge: verdicts", **kw)
-        texts = [fmt.decode(v[0]) for v in verdicts]
+        verdict_texts = [fmt.decode(v[0]) for v in verdicts]
+        own = [fmt.decode(a) for runs in answers for a in runs]
+        flat_texts = [f"answer {a} | {v}" for a, v in zip(own, verdict_texts)]
         for j, (i, n) in enumerate(flat):
-            scores[i][n] = [parse_judge_score(t) for t in texts[j * judgments: (j + 1) * judgments]]
-        return scores
+            texts[i][n] = flat_texts[j * judgments: (j + 1) * judgments]
+            scores[i][n] = [parse_judge_score(t) for t in verdict_texts[j * judgments: (j + 1) * judgments]]
+        return (scores, texts) if return_texts else scores
     prompts = [fmt.judge_prompt_ids(instructions[i], responses[i][n]) for i, n in flat]
     outs = generate(policy, prompts, n=judgments, max_new_tokens=max_new_tokens, eos_id=fmt.eos_id,
                     pad_id=fmt.pad_id, desc="judge", **kw)
     for (i, n), samples in zip(flat, outs):
-        scores[i][n] = [parse_judge_score(fmt.decode(s)) for s in samples]
-    return scores
+        texts[i][n] = [fmt.decode(s) for s in samples]
+        scores[i][n] = [parse_judge_score(t) for t in texts[i][n]]
+    return (scores, texts) if return_texts else scores
 
 
 def rewards(scores: list[list[list[float | None]]], parse_fail: str = "drop") -> list[list[float | None]]:

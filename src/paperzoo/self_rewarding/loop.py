@@ -8,8 +8,11 @@
       AIFT(M_t)    <- (x_i, y_i^w = argmax r, y_i^l = argmin r), ties dropped    (§2.4)
       M_{t+1}      <- DPO from M_t on AIFT(M_t), reference M_t                  (§2.4)
 
-`self_rewarding_iteration` is one pass of the loop body; it writes the pairs as TRL
-JSONL and returns M_{t+1} with what the iteration measured.
+`self_rewarding_iteration` is one pass of the loop body; it writes the candidates with
+their rewards (candidates.jsonl) and the pairs as TRL JSONL (aift.jsonl), and returns
+M_{t+1} with what the iteration measured. With `rewarder` the rewards come from outside
+instead of from M_t as a judge (the oracle-reward control of the reproduction: iterative
+DPO on the world's rubric, which the paper does not run).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 
 from paperzoo.core.errors import InputError
 from paperzoo.self_rewarding.config import Recipe
-from paperzoo.self_rewarding.data import write_pairs
+from paperzoo.self_rewarding.data import write_jsonl, write_pairs
 from paperzoo.self_rewarding.judge import judge, parse_rate, rewards
 from paperzoo.self_rewarding.pairs import preference_pairs
 from paperzoo.self_rewarding.policy import Policy
@@ -75,34 +78,44 @@ def self_rewarding_iteration(
     device: str = "cpu",
     validate: Callable | None = None,
     oracle: Callable[[str, str], float] | None = None,
+    rewarder: Callable[[Sequence[str], list[list[str]]], list[list[float | None]]] | None = None,
+    previous_pairs: Sequence[tuple[str, str, str]] = (),
     progress: bool = True,
 ) -> tuple[Policy, dict]:
     """One iteration: M_t -> (AIFT(M_t), M_{t+1}). `ref` defaults to M_t itself.
 
     `oracle(prompt, response) -> quality`, where one exists (the world's rubric), measures
     how often the self-judged pairs agree with it (logged; the paper cannot measure this).
+    `rewarder(prompts, candidates) -> r[i][n]` replaces self-judging (None: M_t judges).
+    `previous_pairs` (prompt, chosen, rejected) join this iteration's pairs in DPO (the
+    recipe's `cumulative_aift`; the paper trains M3 on AIFT(M2) alone).
     """
     if not prompts:
         raise InputError("self_rewarding_iteration: no prompts")
     out_dir = Path(out_dir)
     generator = torch.Generator().manual_seed(seed)
     candidates = sample_candidates(policy, prompts, recipe, generator, progress)
-    scores = judge(policy.model, policy.fmt, prompts, candidates, judgments=recipe.judgments,
-                   temperature=recipe.temperature, top_p=recipe.top_p, max_new_tokens=recipe.max_new_tokens * 2 + 8,
-                   generator=generator, progress=progress)
-    r = rewards(scores, recipe.parse_fail)
+    if rewarder is None:
+        scores = judge(policy.model, policy.fmt, prompts, candidates, judgments=recipe.judgments,
+                       temperature=recipe.temperature, top_p=recipe.top_p, max_new_tokens=recipe.max_new_tokens * 2 + 8,
+                       generator=generator, progress=progress)
+        r, rate = rewards(scores, recipe.parse_fail), parse_rate(scores)
+    else:
+        r, rate = rewarder(prompts, candidates), float("nan")
+    write_jsonl(out_dir / "candidates.jsonl", ({"prompt": x, "responses": c, "rewards": rs} for x, c, rs in zip(prompts, candidates, r)))
     pairs = preference_pairs(prompts, candidates, r, recipe.tie_break, seed=seed)
     write_pairs(out_dir / "aift.jsonl", pairs)
-    stats = {"prompts": len(prompts), "pairs": len(pairs), "parse_rate": parse_rate(scores),
+    stats = {"prompts": len(prompts), "pairs": len(pairs), "parse_rate": rate,
              "mean_reward": float(np.mean([x for row in r for x in row if x is not None] or [np.nan]))}
     if oracle is not None and pairs:
         stats["pair_agreement"] = float(np.mean([oracle(p.prompt, p.chosen) > oracle(p.prompt, p.rejected) for p in pairs]))
-    if not pairs:
+    train_pairs = list(previous_pairs) + [(p.prompt, p.chosen, p.rejected) for p in pairs]
+    if not train_pairs:
         stats["dpo"] = None
         return policy.copy(), stats  # nothing to learn from: M_{t+1} = M_t
     new = policy.copy()
     reference = ref if ref is not None else policy
-    result = dpo(new.model, reference.model, policy.fmt, [(p.prompt, p.chosen, p.rejected) for p in pairs],
+    result = dpo(new.model, reference.model, policy.fmt, train_pairs,
                  steps=recipe.dpo_steps, lr=recipe.dpo_lr, final_lr=recipe.dpo_final_lr, beta=recipe.beta,
                  batch_size=recipe.batch_size, reduction=recipe.logp_reduction, seed=seed, out_dir=out_dir / "dpo",
                  device=device, eval_every=recipe.eval_every, validate=validate, progress=progress)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,21 @@ from paperzoo.self_rewarding.config import LMConfig, model_config
 from paperzoo.self_rewarding.formats import Format, world_tokenizer
 
 STYLE_FILE = "paperzoo.json"
+
+
+@contextmanager
+def _quiet_transformers():
+    """No per-shard progress bars from transformers while a (tiny) policy is saved or loaded:
+    the loop saves and reloads models often, and our own bars say what is happening."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            hf_logging.enable_progress_bar()
 
 
 @dataclass
@@ -36,7 +52,7 @@ class Policy:
     def save(self, path: str | Path) -> Path:
         """Write the folder atomically (a reader never sees half a checkpoint)."""
         path = Path(path)
-        with atomic_dir(path) as tmp:
+        with atomic_dir(path) as tmp, _quiet_transformers():
             self.model.save_pretrained(tmp)
             self.fmt.tokenizer.save_pretrained(tmp)
             (tmp / STYLE_FILE).write_text(json.dumps({"style": self.fmt.style}) + "\n")
@@ -63,9 +79,10 @@ def load_policy(path: str | Path, dtype: torch.dtype | None = None) -> Policy:
     style_file = path / STYLE_FILE
     style = json.loads(style_file.read_text()).get("style", "chat") if style_file.is_file() else "chat"
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        kwargs = {"dtype": dtype} if dtype is not None else {}
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        with _quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            kwargs = {"dtype": dtype} if dtype is not None else {}
+            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except (OSError, ValueError, KeyError) as err:
         raise CheckpointError(f"checkpoint folder {path} could not be loaded as a causal LM ({err})") from None
     if tokenizer.eos_token_id is None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
+from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
 
 
 @click.group(cls=Group)
@@ -107,17 +107,8 @@ def demo(checkpoint, index, out, device, seed):
     click.echo(f"wrote {path}")
 
 
-@cli.command()
-@click.option("--quick", is_flag=True, help="Fewer steps, one seed: a smoke run (numbers are not the reported ones).")
-@out_option("reproduction", "Folder for the report and plots.")
-@device_option
-@seed_option
-def reproduce(quick, out, device, seed):
-    """SPARC vs CLIP and the two ablations on the scene world; writes OUT/sparc/ and OUT/REPORT.md."""
-    from paperzoo.core.report import write_report
-    from paperzoo.sparc.reproduce import run
-    from paperzoo.systems import SYSTEMS
-
-    report = run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
-    report.save(out)
-    click.echo(f"wrote {write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])}")
+cli.add_command(reproduce_command(
+    "sparc",
+    "SPARC vs CLIP and the two ablations on the scene world; writes OUT/sparc/ and OUT/REPORT.md.",
+    "Fewer steps, one seed: a smoke run (numbers are not the reported ones).",
+))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
+from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
 
 
 @click.group(cls=Group)
@@ -134,19 +134,10 @@ def demo(runs, count, out, seed):
     click.echo(f"wrote {erf_figure(maps, out, f'Effective receptive fields, {state}')}")
 
 
-@cli.command()
-@click.option("--quick", is_flag=True, help="60 steps, one seed: a smoke run of the pipeline, not a result.")
-@out_option("reproduction", "Report folder; results go to OUT/vmamba/.")
-@device_option
-@seed_option
-def reproduce(quick, out, device, seed):
-    """VMamba-nano vs ViT-nano vs Conv-nano on the global and local world tasks, the scan
-    ablation, and the resolution, ERF and FLOPs claims; writes OUT/vmamba/ and OUT/REPORT.md
-    (about 60 minutes on 2 cores; finished runs are cached and reused)."""
-    from paperzoo.core.report import write_report
-    from paperzoo.systems import SYSTEMS
-    from paperzoo.vmamba.reproduce import run
-
-    report = run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
-    report.save(out)
-    click.echo(f"wrote {write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])}")
+cli.add_command(reproduce_command(
+    "vmamba",
+    "VMamba-nano vs ViT-nano vs Conv-nano on the global and local world tasks, the scan ablation, and the "
+    "resolution, ERF and FLOPs claims; writes OUT/vmamba/ and OUT/REPORT.md (about 60 minutes on 2 cores; finished "
+    "runs are cached and reused).",
+    "60 steps, one seed: a smoke run of the pipeline, not a result.",
+))
