@@ -96,6 +96,13 @@ class Recipe:
     cumulative_aift: bool = False
     use_eft: bool = True  # False: the App. A.3 ablation (IFT only)
 
+    @property
+    def judge_max_new_tokens(self) -> int:
+        """The length limit of one judgment: a world judgment holds the judge's own answer
+        (up to a response's length) plus the criteria; a Fig. 2 justification is up to 100
+        words and the score, well inside twice a response's budget."""
+        return self.max_new_tokens * 2 + 8
+
     def __post_init__(self):
         flags = {
             "parse_fail": ("drop", "zero"), "tie_break": ("first", "random"), "logp_reduction": ("sum", "mean"),

@@ -97,7 +97,7 @@ def self_rewarding_iteration(
     candidates = sample_candidates(policy, prompts, recipe, generator, progress)
     if rewarder is None:
         scores = judge(policy.model, policy.fmt, prompts, candidates, judgments=recipe.judgments,
-                       temperature=recipe.temperature, top_p=recipe.top_p, max_new_tokens=recipe.max_new_tokens * 2 + 8,
+                       temperature=recipe.temperature, top_p=recipe.top_p, max_new_tokens=recipe.judge_max_new_tokens,
                        generator=generator, progress=progress)
         r, rate = rewards(scores, recipe.parse_fail), parse_rate(scores)
     else:

@@ -100,7 +100,7 @@ def evaluate_policy(policy: Policy, world: World, seed: int) -> dict:
     quality = instruction_quality(world.test, outs)
     groups = world.eft_eval
     scores = judge(policy.model, policy.fmt, [g.instruction for g in groups], [list(g.responses) for g in groups],
-                   judgments=r.judgments, temperature=r.temperature, top_p=r.top_p, max_new_tokens=r.max_new_tokens * 2 + 8,
+                   judgments=r.judgments, temperature=r.temperature, top_p=r.top_p, max_new_tokens=r.judge_max_new_tokens,
                    generator=torch.Generator().manual_seed(10_000 + seed))
     judged = judge_metrics(groups, rewards(scores, r.parse_fail))
     parsed = [s for cands in scores for c in cands for s in c]
@@ -135,15 +135,14 @@ class SeedRun:
     def policy(self, name: str) -> Policy:
         return load_policy(self.folder / name / "policy")
 
-    def sft_model(self, name: str, examples, init: Policy | None = None, steps: int | None = None) -> dict:
-        """SFT from M0 (or from `init`) on `examples`, early-stopped on validation q."""
+    def sft_model(self, name: str, examples) -> dict:
+        """SFT from M0 (the seed's random initialisation) on `examples`, early-stopped on validation q."""
         if (done := self._cached(name)) is not None:
             return done
         r, seed = self.world.recipe, self.world.seed
-        policy = init if init is not None else new_policy("tiny", seed)
-        steps = steps or r.sft_steps
-        result = sft(policy.model, policy.fmt, examples, steps=steps, lr=r.sft_lr, final_lr=r.sft_final_lr,
-                     batch_size=r.batch_size, warmup=min(100, steps // 10), seed=seed, out_dir=self.folder / name / "train",
+        policy = new_policy("tiny", seed)
+        result = sft(policy.model, policy.fmt, examples, steps=r.sft_steps, lr=r.sft_lr, final_lr=r.sft_final_lr,
+                     batch_size=r.batch_size, warmup=min(100, r.sft_steps // 10), seed=seed, out_dir=self.folder / name / "train",
                      device=self.device, eval_every=r.eval_every * 4, validate=self.world.validate(policy.fmt),
                      progress=self.progress, desc=f"SFT {name} (seed {seed})")
         return self._finish(name, policy, {"examples": len(examples), "validation": result["validation"]})

@@ -64,13 +64,9 @@ def self_filtered_eft(baseline: Policy, groups: Sequence[JudgeGroup], recipe, se
     groups whose scores order the responses as the ranks do (the common score downsampled)."""
     scores, texts = judge(baseline.model, baseline.fmt, [g.instruction for g in groups], [list(g.responses) for g in groups],
                           judgments=1, temperature=recipe.temperature, top_p=recipe.top_p,
-                          max_new_tokens=_judge_tokens(baseline, recipe), generator=torch.Generator().manual_seed(seed),
+                          max_new_tokens=recipe.judge_max_new_tokens, generator=torch.Generator().manual_seed(seed),
                           progress=progress, return_texts=True)
     return self_filtered_targets(groups, [[t[0] for t in g] for g in texts], [[s[0] for s in g] for g in scores], seed)
-
-
-def _judge_tokens(policy: Policy, recipe) -> int:
-    return recipe.max_new_tokens * 2 + 8 if policy.fmt.style == "world" else recipe.max_new_tokens
 
 
 def train_chain(model, recipe_name, out, *, ift=None, eft=None, prompts_file=None, iterations=2, prompts_per_iteration=None,
