@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# PAPERZOO_TEST_THREADS lets several test runs share the cores without oversubscribing them.
+torch.set_num_threads(int(os.environ.get("PAPERZOO_TEST_THREADS") or min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True)

@@ -56,18 +56,53 @@ def out_option(default: str, help: str):
 
 
 def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when available, else 'cpu'; anything else is checked and returned."""
+    """'auto' -> 'cuda' when available, else 'cpu'; anything else is checked against this machine and returned."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         dev = torch.device(device)
-    except RuntimeError:
+    except (RuntimeError, ValueError):
         raise PaperzooError(f"--device {device!r} is not a device; expected auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise PaperzooError(f"--device {device!r}: no CUDA GPU is available here; use --device cpu")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PaperzooError(f"--device {device!r}: no CUDA GPU is available here; use --device cpu")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise PaperzooError(f"--device {device!r}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise PaperzooError(f"--device {device!r}: Apple's MPS backend is not available here; use --device cpu")
+    elif dev.type != "cpu":
+        raise PaperzooError(f"--device {device!r}: expected auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+def model_option(default: str | None, help: str, required: bool = False):
+    """`--model NAME|FOLDER`: every command that takes a trained model names it this way, as a
+    named config (the system's cached model of that config, trained once on first use where the
+    system has one) or a checkpoint folder (`save_pretrained` output, or a local release)."""
+
+    def decorate(f):
+        return click.option("--model", "model", default=default, required=required, show_default=default is not None,
+                            metavar="NAME|FOLDER", help=help)(f)
+
+    return decorate
+
+
+def model_source(value: str | Path, names) -> tuple[str, str | Path]:
+    """('folder', Path) for an existing path, ('config', name) for a named config; else one clear error."""
+    path = Path(value)
+    if path.exists():
+        if not path.is_dir():
+            raise PaperzooError(f"--model {value}: expected a checkpoint folder (model.safetensors + config.json), got a file")
+        return "folder", path
+    names = list(names)
+    if str(value) in names:
+        return "config", str(value)
+    raise PaperzooError(f"--model {value!r}: no such checkpoint folder, and not a named config ({', '.join(names)})")
 
 
 def reproduce_command(system: str, doc: str, quick_help: str) -> click.Command:
