@@ -29,7 +29,7 @@ reproduce: $(STAMP)
 	$(VENV)/bin/paperzoo reproduce all
 
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q --durations=25
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

@@ -6,13 +6,12 @@
     paperzoo <system> <verb> --help        e.g. paperzoo sparc train --help
 """
 
-import importlib
 from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, resolve_device, seed_option
-from paperzoo.systems import BY_NAME, SYSTEMS
+from paperzoo.core.cli import Group, device_option, seed_option
+from paperzoo.systems import SYSTEMS, claims_cell
 
 LAZY = {"world": "paperzoo.world.cli:world"}
 LAZY.update({s.name: f"paperzoo.{s.name}.cli:cli" for s in SYSTEMS if s.has_cli})
@@ -32,33 +31,35 @@ def list_systems():
         mark = "*" if s.implemented else ("~" if s.has_cli else " ")
         click.echo(f"{mark} {s.name:<{width}}  arXiv {s.arxiv}  {s.title}")
         click.echo(f"  {'':<{width}}  {s.status}")
+        if s.implemented:
+            click.echo(f"  {'':<{width}}  claims: {claims_cell(s)}")
     click.echo("\n* implemented; ~ in progress (some commands); `paperzoo <system> --help` for its commands.")
 
 
 @main.command("reproduce")
 @click.argument("system", default="all")
-@click.option("--quick", is_flag=True, help="Fewer steps and seeds: a smoke run in a few minutes (numbers are not the reported ones).")
+@click.option("--quick", is_flag=True, help="Tiny budgets, one seed: a smoke run of everything in minutes (numbers mean nothing).")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reproduction"), show_default=True, help="Folder for REPORT.md and plots.")
+@click.option("--record", is_flag=True, help="Maintainers: keep this full run's values in the package (reproduced.json), "
+                                             "which the README's systems table quotes.")
 @device_option
 @seed_option
-def reproduce(system: str, quick: bool, out: Path, device: str, seed: int):
-    """Run the small-scale experiments of SYSTEM (or all) and write OUT/REPORT.md with plots."""
-    from paperzoo.core.errors import ConfigError
-    from paperzoo.core.report import write_report
+def reproduce(system: str, quick: bool, out: Path, record: bool, device: str, seed: int):
+    """Run the small-scale experiments of SYSTEM (or all) and write OUT/REPORT.md with plots.
 
-    if system != "all" and system not in BY_NAME:
-        raise ConfigError(f"unknown system {system!r}; expected 'all' or one of {', '.join(BY_NAME)}")
-    chosen = [s for s in SYSTEMS if system in ("all", s.name)]
-    for s in chosen:
-        if not s.implemented:
-            click.echo(f"{s.name}: {s.status} (no reproduction yet; listed in the report as such)")
-            continue
-        click.echo(f"{s.name}: reproducing ...")
-        module = importlib.import_module(f"paperzoo.{s.name}.reproduce")
-        report = module.run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
-        report.save(out)
-    path = write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])
-    click.echo(f"wrote {path}")
+    Prints the expected time first; cached runs are reused and an interrupted run resumes.
+    """
+    from paperzoo.reproducing import run_reproductions
+
+    run_reproductions(system, quick, out, device, seed, record=record)
+
+
+@main.command("table", hidden=True)
+def table():
+    """Print the top README's systems table (computed from the recorded reproductions)."""
+    from paperzoo.systems import markdown_table
+
+    click.echo(markdown_table())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,13 @@
-"""The ten systems of the 2024-01-19 digest and what works in each today."""
+"""The ten systems of the 2024-01-19 digest and what works in each today.
+
+`markdown_table()` renders the systems table of the top README (a test keeps the README
+equal to it); its claims column is computed from each system's recorded reproduction
+(`src/paperzoo/<system>/reproduced.json`, written by `paperzoo reproduce SYSTEM --record`)
+with the shared verdict rule, never written by hand.
+"""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -39,3 +46,37 @@ SYSTEMS: tuple[System, ...] = (
 )
 
 BY_NAME = {s.name: s for s in SYSTEMS}
+
+
+def recorded_path(name: str) -> Path:
+    """Where a system's recorded full reproduction lives (the report.json of `reproduce --record`)."""
+    return Path(__file__).resolve().parent / name / "reproduced.json"
+
+
+def recorded(name: str):
+    """The recorded full reproduction of a system (a SystemReport), or None."""
+    from paperzoo.core.report import SystemReport
+
+    path = recorded_path(name)
+    return SystemReport.load(path) if path.is_file() else None
+
+
+def claims_cell(system: System) -> str:
+    if not system.implemented:
+        return "-"
+    from paperzoo.core.report import summary
+
+    report = recorded(system.name)
+    if report is None:
+        return "not yet reproduced under the shared rule (>= 3 seeds); see its README"
+    return summary(report.claims)
+
+
+def markdown_table() -> str:
+    """The top README's systems table."""
+    lines = ["| system | paper | arXiv | status | claims that hold (recorded reproduction) |",
+             "| --- | --- | --- | --- | --- |"]
+    for s in SYSTEMS:
+        name = f"[`{s.name}`](src/paperzoo/{s.name}/README.md)" if s.implemented else f"`{s.name}`"
+        lines.append(f"| {name} | {s.title} | {s.arxiv} | {s.status} | {claims_cell(s)} |")
+    return "\n".join(lines)

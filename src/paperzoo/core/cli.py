@@ -4,7 +4,6 @@
 command is printed as one line ("Error: ...") with exit code 1, never as a traceback.
 """
 
-import importlib
 from pathlib import Path
 
 import click
@@ -106,21 +105,18 @@ def model_source(value: str | Path, names) -> tuple[str, str | Path]:
 
 
 def reproduce_command(system: str, doc: str, quick_help: str) -> click.Command:
-    """`paperzoo <system> reproduce`: runs `paperzoo.<system>.reproduce.run`, saves its report
-    under OUT/<system>/ and rebuilds OUT/REPORT.md from every saved report."""
+    """`paperzoo <system> reproduce`: the same as `paperzoo reproduce <system>` (the expected time
+    first, cached runs reused, OUT/<system>/ written and OUT/REPORT.md rebuilt from every saved report)."""
 
     @click.command("reproduce", help=doc)
     @click.option("--quick", is_flag=True, help=quick_help)
     @out_option("reproduction", f"Report folder; results go to OUT/{system}/.")
+    @click.option("--record", is_flag=True, help="Maintainers: keep this full run's values in the package (reproduced.json).")
     @device_option
     @seed_option
-    def reproduce(quick, out, device, seed):
-        from paperzoo.core.report import write_report
-        from paperzoo.systems import SYSTEMS
+    def reproduce(quick, out, record, device, seed):
+        from paperzoo.reproducing import run_reproductions
 
-        run = importlib.import_module(f"paperzoo.{system}.reproduce").run
-        report = run(out_dir=out, quick=quick, device=resolve_device(device), seed=seed)
-        report.save(out)
-        click.echo(f"wrote {write_report(out, [(s.name, s.title, s.arxiv) for s in SYSTEMS])}")
+        run_reproductions(system, quick, out, device, seed, record=record)
 
     return reproduce

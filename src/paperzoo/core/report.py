@@ -128,8 +128,12 @@ def write_report(root: str | Path, systems: list[tuple[str, str, str]]) -> Path:
     sections = []
     for name, title, arxiv in systems:
         path = root / name / "report.json"
-        if path.is_file():
-            report = SystemReport.load(path)
+        try:
+            report = SystemReport.load(path) if path.is_file() else None
+        except (TypeError, KeyError, ValueError):  # written before the shared verdict rule
+            parts.append(f"| {name} | {title} | saved by an older paperzoo: rerun `paperzoo reproduce {name}` |")
+            continue
+        if report is not None:
             smoke = " (QUICK smoke run)" if report.quick else ""
             parts.append(f"| {name} | {title} | {summary(report.claims)}{smoke} |")
             sections.append(report.to_markdown())

@@ -35,14 +35,17 @@ VERDICTS = (YES, NO, NOT_SIGNIFICANT, NOT_MEASURED)
 class Verdict:
     holds: str  # one of VERDICTS
     kind: str  # "better", "equivalent", "deterministic", "unmeasured"
-    diff: float = math.nan  # seed-mean difference, positive = the paper's direction
-    se: float = math.nan  # its standard error over seeds
+    diff: float | None = None  # seed-mean difference, positive = the paper's direction
+    se: float | None = None  # its standard error over seeds (None for one seed)
     n: int = 0  # seeds
     reason: str = ""  # why, in a few words, when it does not hold
 
     def __post_init__(self):
         if self.holds not in VERDICTS:
             raise ValueError(f"verdict {self.holds!r}; expected one of {VERDICTS}")
+        for name in ("diff", "se"):  # None, not nan, so verdicts compare equal and serialise as JSON
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None or not math.isfinite(value) else float(value))
 
     @property
     def ok(self) -> bool:
@@ -52,7 +55,7 @@ class Verdict:
         """The numbers behind the verdict: 'diff +0.042 ± 0.010 (2 SE 0.020), 3 seeds'."""
         if self.kind in ("deterministic", "unmeasured"):
             return self.kind if self.kind == "deterministic" else ""
-        se = f"{self.se:.3g}" if np.isfinite(self.se) else "n/a"
+        se = f"{self.se:.3g}" if self.se is not None else "n/a"
         return f"diff {self.diff:+.3g} ± {se} SE, {self.n} seed{'s' if self.n != 1 else ''}"
 
     def text(self) -> str:
@@ -133,7 +136,7 @@ def equivalent(a: Sequence[float], b: Sequence[float] | float, *, tolerance: flo
     if relative:
         d = d / float(np.mean(y))
     mean, se = mean_and_se(d)
-    edge = (mean if one_sided else abs(mean)) + 2 * (se if np.isfinite(se) else 0.0)
+    edge = (mean if one_sided else abs(mean)) + 2 * (se if math.isfinite(se) else 0.0)
     common = dict(kind="equivalent", diff=mean, se=se, n=int(x.size))
     if x.size < min_seeds:
         return Verdict(NOT_SIGNIFICANT, reason=f"fewer than {min_seeds} seeds", **common)
