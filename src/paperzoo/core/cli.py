@@ -4,6 +4,7 @@
 command is printed as one line ("Error: ...") with exit code 1, never as a traceback.
 """
 
+import importlib
 from pathlib import Path
 
 import click
