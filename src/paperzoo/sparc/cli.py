@@ -4,7 +4,9 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
+from paperzoo.core.cli import (
+    Group, device_option, model_option, out_option, reproduce_command, resolve_device, seed_option,
+)
 
 
 @click.group(cls=Group)
@@ -68,42 +70,79 @@ def train(config_name, train_config, data, tokenizer, steps, batch_size, lr, lam
     click.echo(f"wrote {out / 'model'}")
 
 
+class HiddenArgument(click.Argument):
+    """A positional argument kept for an old spelling, left out of the usage line."""
+
+    def get_usage_pieces(self, ctx):
+        return []
+
+
+MODEL_HELP = "A trained model: a checkpoint folder (`train`'s OUT/model), or 'tiny' for the tiny SPARC model of --seed (trained once on first use, cached)."
+
+
+def legacy_model(model, old, old_name: str):
+    """--model, or the old spelling (`evaluate CHECKPOINT`, `demo --checkpoint`) when only that was given."""
+    if old is None:
+        return model
+    if model not in (None, "tiny"):
+        raise click.UsageError(f"give the model once: --model {model} or the old {old_name} {old}, not both")
+    return old
+
+
 @cli.command()
-@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("checkpoint", required=False, default=None, type=click.Path(path_type=Path), cls=HiddenArgument)
+@model_option("tiny", MODEL_HELP)
 @click.option("--count", type=int, default=1000, show_default=True, help="Held-out world scenes to evaluate on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@out_option(None, "Also write the metrics as JSON to this file.")
 @device_option
-def evaluate(checkpoint: Path, count: int, as_json: bool, device: str):
-    """Evaluate a trained checkpoint (folder) on held-out world scenes: localisation, segmentation, retrieval, compositional."""
+@seed_option
+def evaluate(checkpoint, model, count: int, as_json: bool, out, device: str, seed: int):
+    """Evaluate a trained model on held-out world scenes: localisation, segmentation, retrieval, compositional.
+
+    --seed picks the tiny model (with --model tiny) and the draw of the compositional hard negatives."""
     import json
 
+    from paperzoo.core.atomic import atomic_path
+    from paperzoo.core.errors import InputError
     from paperzoo.sparc.evaluate import EVAL_SEED, evaluate as run
     from paperzoo.sparc.model import SparcModel
-    from paperzoo.sparc.train import world_scene_config
+    from paperzoo.sparc.train import load_model, world_scene_config
     from paperzoo.world.scenes import load_scenes
 
-    model = SparcModel.from_pretrained(checkpoint, map_location=resolve_device(device))
-    scene_config = world_scene_config(model.config)
-    metrics = run(model, load_scenes(scene_config, EVAL_SEED, count, split="eval"), scene_config)
+    if count < 1:
+        raise InputError(f"--count must be >= 1, got {count}")
+    device = resolve_device(device)
+    spec = legacy_model(model, checkpoint, "CHECKPOINT")
+    # The old positional spelling always named a folder; keep its error for a missing one.
+    net = SparcModel.from_pretrained(spec, map_location=device) if checkpoint is not None else load_model(spec, seed, device)
+    scene_config = world_scene_config(net.config)
+    metrics = run(net, load_scenes(scene_config, EVAL_SEED, count, split="eval"), scene_config, seed=seed)
+    if out is not None:
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:
         for k, v in metrics.items():
             click.echo(f"{k:<22} {v:.4f}" if isinstance(v, float) else f"{k:<22} {v}")
+        if out is not None:
+            click.echo(f"wrote {out}")
 
 
 @cli.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="A trained model folder; default: train the tiny SPARC model once (cached).")
+@model_option("tiny", MODEL_HELP)
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, hidden=True, help="Old spelling of --model FOLDER.")
 @click.option("--index", type=int, default=0, show_default=True, help="Which held-out scene to show.")
 @out_option("sparc_demo.png", "PNG to write.")
 @device_option
 @seed_option
-def demo(checkpoint, index, out, device, seed):
+def demo(model, checkpoint, index, out, device, seed):
     """Token -> patch heatmaps: for each caption word, where the model looks in the image."""
     from paperzoo.sparc.demo import demo as run
 
-    path = run(checkpoint=checkpoint, index=index, out=out, device=resolve_device(device), seed=seed)
+    path = run(model=legacy_model(model, checkpoint, "--checkpoint"), index=index, out=out,
+               device=resolve_device(device), seed=seed)
     click.echo(f"wrote {path}")
 
 

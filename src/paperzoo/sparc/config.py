@@ -1,8 +1,9 @@
 """SPARC configs (App. D.1 of the paper): dataclass values, `tiny` for the CPU and the paper's sizes.
 
-Encoders have no CLS token (SPARC pools patches). Parameter counts of the named encoders
-(tested on the meta device, card §2 table): ViT-B/32 87.45M, ViT-B/16 85.80M,
-ViT-L/14 303.18M, text 109.7M (12 x 768, 32k SentencePiece vocabulary, 55 tokens).
+Encoders have no CLS token (SPARC pools patches). App. D.1 gives the architectures, not
+parameter counts; exact counts of our encoders (tests/sparc/test_config.py), which round to
+the card §2 table: ViT-B/32 87.45M, ViT-B/16 85.80M, ViT-L/14 303.18M, text 109.7M
+(12 x 768, 32k SentencePiece vocabulary, 55 tokens).
 """
 
 from dataclasses import dataclass, field, replace
@@ -122,7 +123,7 @@ train_registry.register("tiny", TrainConfig(steps=1_000, batch_size=128, lr=1e-3
 train_registry.register("paper-vit-b", TrainConfig(steps=200_000))
 train_registry.register("paper-vit-l", TrainConfig(steps=250_000))
 
-# Paper encoder sizes (card §2 table, in millions, rounded as printed there).
+# Encoder sizes of the paper's architectures as the card §2 table computes them (millions, rounded).
 PAPER_ENCODER_PARAMS_M = {"vit-b-32": 87.45, "vit-b-16": 85.80, "vit-l-14": 303.18, "text": 109.7}
 
 

@@ -15,7 +15,7 @@ from paperzoo.core.report import save_figure  # noqa: E402
 from paperzoo.sparc.evaluate import EVAL_SEED  # noqa: E402
 from paperzoo.sparc.losses import alignment_weights  # noqa: E402
 from paperzoo.sparc.model import SparcModel  # noqa: E402
-from paperzoo.sparc.train import pretrained_tiny, world_scene_config  # noqa: E402
+from paperzoo.sparc.train import load_model, world_scene_config  # noqa: E402
 from paperzoo.world.scenes import make_scenes  # noqa: E402
 
 
@@ -48,11 +48,14 @@ def heatmap_figure(model: SparcModel, image: np.ndarray, words: list[str], token
     return fig
 
 
-def demo(checkpoint: str | Path | None = None, index: int = 0, out: str | Path = "sparc_demo.png", device: str = "cpu", seed: int = 0) -> Path:
-    """Draw token -> patch heatmaps for held-out scene `index` and write them to `out` (PNG)."""
+def demo(model: str | Path = "tiny", index: int = 0, out: str | Path = "sparc_demo.png", device: str = "cpu", seed: int = 0) -> Path:
+    """Draw token -> patch heatmaps for held-out scene `index` and write them to `out` (PNG).
+
+    `model`: a checkpoint folder, or `tiny` for the cached tiny model of `seed` (trained once).
+    """
     if index < 0:
         raise InputError(f"--index must be >= 0, got {index}")
-    model = SparcModel.from_pretrained(checkpoint, map_location=device) if checkpoint else pretrained_tiny(seed, device)
+    model = load_model(model, seed, device)
     scenes = make_scenes(world_scene_config(model.config), EVAL_SEED, 1, start=index, split="eval")
     words = scenes.captions[0].split()
     fig = heatmap_figure(model, scenes.images[0], words, scenes.token_ids[0], scenes.token_mask[0])

@@ -8,6 +8,7 @@ are gathered; `gather_global=True` (default) all-gathers v̄ and t̄ with gradie
 """
 
 import glob
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -71,6 +72,14 @@ def world_scene_config(config: SparcConfig) -> SceneConfig:
     return SceneConfig(image_size=config.vision.image_size, max_tokens=config.text.context_length)
 
 
+def initial_model(config: SparcConfig | str, seed: int = 0) -> SparcModel:
+    """The model `train(config, seed=seed)` starts from: the untrained baseline of every
+    learning claim (same weights as that run at step 0; the objective's options, such as
+    lambda_f or the weighting, do not change the initial weights)."""
+    seed_everything(seed)
+    return SparcModel(registry.get(config))
+
+
 def train(
     config: SparcConfig | str = "tiny",
     train_config: TrainConfig | str = "tiny",
@@ -95,8 +104,7 @@ def train(
     config = registry.get(config)
     tc = train_registry.get(train_config)
     tc = replace(tc, **{k: v for k, v in overrides.items() if v is not None})
-    seed_everything(seed)
-    model = SparcModel(config)
+    model = initial_model(config, seed)
 
     accelerator = make_accelerator(device, mixed_precision)
     rank, world_size = accelerator.process_index, accelerator.num_processes
@@ -125,12 +133,39 @@ def train(
     return trainer.unwrapped, history
 
 
-def pretrained_tiny(seed: int = 0, device: str = "cpu", progress: bool = True) -> SparcModel:
-    """The tiny SPARC model trained on the scene world, trained once per seed and cached
-    under `$PAPERZOO_CACHE/models/` (used by the demo and as CMMD's offline embedder)."""
+PRETRAINED_TINY_MINUTES = 5  # measured on 2 cores (see the README)
+
+
+def pretrained_tiny_folder(seed: int = 0) -> Path:
+    """Where `pretrained_tiny(seed)` keeps its run: `model/` and `history.json`."""
     from paperzoo.core.cache import cache_dir
 
-    folder = cache_dir("models") / f"sparc-tiny-seed{seed}"
+    return cache_dir("models") / f"sparc-tiny-seed{seed}"
+
+
+def pretrained_tiny(seed: int = 0, device: str = "cpu", progress: bool = True) -> SparcModel:
+    """The tiny SPARC model trained on the scene world (the `tiny` training config: 1,000
+    steps at batch 128, card captions), trained once per seed and cached under
+    `$PAPERZOO_CACHE/models/` (used by the demo, `--model tiny`, and as CMMD's offline embedder)."""
+    folder = pretrained_tiny_folder(seed)
     if not (folder / "model").is_dir():
+        if progress:
+            print(f"Training the tiny SPARC model (seed {seed}) once, about {PRETRAINED_TINY_MINUTES} min on 2 CPU cores; "
+                  f"cached in {folder}", file=sys.stderr, flush=True)
         train("tiny", "tiny", out_dir=folder, seed=seed, device=device, progress=progress)
     return SparcModel.from_pretrained(folder / "model", map_location=device)
+
+
+def load_model(spec: str | Path = "tiny", seed: int = 0, device: str = "cpu", progress: bool = True) -> SparcModel:
+    """A trained model named the CLI's way (`--model NAME|FOLDER`): a checkpoint folder, or
+    `tiny` for the cached `pretrained_tiny(seed)`. The paper's named configs have no released
+    weights, so naming one is an error that says how to get a folder."""
+    from paperzoo.core.cli import model_source
+
+    kind, value = model_source(spec, registry.names())
+    if kind == "folder":
+        return SparcModel.from_pretrained(value, map_location=device)
+    if value != "tiny":
+        raise InputError(f"--model {value}: SPARC released no weights, so there is no trained {value} model; "
+                         f"train one (`paperzoo sparc train --config {value} ...`) and pass its folder")
+    return pretrained_tiny(seed, device, progress)
