@@ -1,17 +1,22 @@
-"""The DPO loss: against its formula written out, TRL's (where installed), and the
-sequence log-probabilities it takes.
+"""The DPO loss: against its formula written out, against TRL's numbers, and the sequence
+log-probabilities it takes.
 
-TRL is not a dependency (it pulls datasets, pandas and pyarrow), so CI skips the TRL
-comparison; it passed with trl 0.24.0 + transformers 4.57.1 (2026-11-25). trl >= 0.29 has no
-standalone `dpo_loss`, and trl 0.24-0.28 do not import beside transformers 5.x."""
+TRL is not a dependency, and trl 0.24-0.28 do not import beside transformers 5.x, so TRL's
+numbers are data: `tests/fixtures/self_rewarding/` holds two tiny random Llama checkpoints,
+six preference pairs and what TRL 0.24.0 computed for them (`make_trl_fixture.py` says how,
+run once in a scratch venv with transformers 4.57.1)."""
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from paperzoo.self_rewarding import dpo_loss
 from paperzoo.self_rewarding.dpo import dpo_rewards, sequence_logps
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "self_rewarding"
 
 
 def _written_out(pc, pr, rc, rr, beta):
@@ -46,23 +51,52 @@ def test_gradient_raises_chosen_and_lowers_rejected():
     assert dpo_rewards(torch.tensor([-4.0]), torch.tensor([-5.0]), 0.1).item() == pytest.approx(0.1)
 
 
-def test_matches_trl_where_installed():
-    trl = pytest.importorskip("trl")
-    from types import SimpleNamespace
+def _fixture_batch(rows: list[dict], key: str) -> dict:
+    """Our DPO batch layout (right-padded prompt + response, response_mask on the response) from TRL's token ids."""
+    seqs = [r["prompt_ids"] + r[f"{key}_ids"] for r in rows]
+    width = max(map(len, seqs))
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    att = torch.zeros((len(rows), width), dtype=torch.long)
+    resp = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, (r, seq) in enumerate(zip(rows, seqs)):
+        ids[i, : len(seq)], att[i, : len(seq)] = torch.tensor(seq), 1
+        resp[i, len(r["prompt_ids"]): len(seq)] = True
+    return {"input_ids": ids, "attention_mask": att, "response_mask": resp}
 
-    from trl.trainer.dpo_trainer import DPOTrainer
 
-    if not hasattr(DPOTrainer, "dpo_loss"):
-        pytest.skip(f"trl {trl.__version__} computes the loss inline (no DPOTrainer.dpo_loss since 0.29)")
-    g = torch.Generator().manual_seed(1)
-    pc, pr, rc, rr = (torch.randn(8, generator=g) * 10 - 30 for _ in range(4))
-    ns = SimpleNamespace(accelerator=SimpleNamespace(device="cpu"), beta=0.1, label_smoothing=0.0, reference_free=False,
-                         f_divergence_type="reverse_kl", f_divergence_params={}, loss_type="sigmoid")
-    try:
-        losses = DPOTrainer.dpo_loss(ns, pc, pr, rc, rr, loss_type="sigmoid")[0]
-    except TypeError:  # trl < 0.20 takes the loss type from the trainer only
-        losses = DPOTrainer.dpo_loss(ns, pc, pr, rc, rr)[0]
-    assert dpo_loss(pc, pr, rc, rr, 0.1).item() == pytest.approx(losses.mean().item(), rel=1e-6)
+def test_loss_logps_and_rewards_equal_trls():
+    """TRL 0.24.0's DPOTrainer numbers (sigmoid loss, beta 0.1, a reference model), computed once in a
+    scratch venv by tests/fixtures/self_rewarding/make_trl_fixture.py on two tiny random Llama
+    checkpoints and six pairs, against ours on the same checkpoints (read by our policy loader)
+    and the same token ids: per-pair summed log-probabilities, per-pair loss and rewards, the batch loss."""
+    from paperzoo.self_rewarding.policy import load_policy
+    from paperzoo.self_rewarding.train import dpo_batch_loss
+
+    fixture = json.loads((FIXTURE / "trl_dpo.json").read_text())
+    assert fixture["made_with"]["trl"] == "0.24.0" and fixture["loss_type"] == "sigmoid"
+    rows, beta = fixture["rows"], fixture["beta"]
+    policy, reference = load_policy(FIXTURE / "policy").model.eval(), load_policy(FIXTURE / "reference").model.eval()
+    batch = {"chosen": _fixture_batch(rows, "chosen"), "rejected": _fixture_batch(rows, "rejected")}
+    with torch.no_grad():
+        logps = {(who, key): sequence_logps(model(input_ids=batch[key]["input_ids"],
+                                                  attention_mask=batch[key]["attention_mask"]).logits,
+                                            batch[key]["input_ids"], batch[key]["response_mask"])
+                 for who, model in (("policy", policy), ("ref", reference)) for key in ("chosen", "rejected")}
+        ours = dpo_batch_loss(policy, reference, batch, beta)  # the training path: chosen + rejected in one padded forward
+    for (who, key), value in logps.items():
+        assert value.tolist() == pytest.approx([r[f"{who}_{key}_logps"] for r in rows], abs=2e-5), (who, key)
+    per_pair = torch.nn.functional.softplus(-beta * ((logps["policy", "chosen"] - logps["ref", "chosen"])
+                                                     - (logps["policy", "rejected"] - logps["ref", "rejected"])))
+    assert per_pair.tolist() == pytest.approx([r["loss"] for r in rows], abs=1e-6)
+    loss = dpo_loss(logps["policy", "chosen"], logps["policy", "rejected"], logps["ref", "chosen"], logps["ref", "rejected"], beta)
+    assert loss.item() == pytest.approx(fixture["batch_loss"], abs=1e-6)
+    assert ours["loss"].item() == pytest.approx(fixture["batch_loss"], abs=1e-6)
+    for key in ("chosen", "rejected"):
+        rewards = dpo_rewards(logps["policy", key], logps["ref", key], beta)
+        assert rewards.tolist() == pytest.approx([r[f"{key}_reward"] for r in rows], abs=2e-6)
+    assert ours["reward_accuracy"].item() == pytest.approx(fixture["metrics"]["rewards/accuracies"])
+    assert ours["reward_margin"].item() == pytest.approx(fixture["metrics"]["rewards/margins"], abs=2e-6)
+    assert abs(fixture["batch_loss"] - math.log(2)) > 0.05  # the fixture is not the trivial policy = reference case
 
 
 def test_sequence_logps_sum_only_response_tokens():
