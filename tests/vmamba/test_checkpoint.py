@@ -93,7 +93,7 @@ def test_cli_configs_and_check(tmp_path):
 
     runner = CliRunner()
     res = runner.invoke(main, ["vmamba", "configs"])
-    assert res.exit_code == 0 and "30,249,064    30,249,064  4.91" in res.output
+    assert res.exit_code == 0 and "vmamba-t            30,249,064    30,249,064   30.2M  4.91" in res.output
     torch.manual_seed(0)
     torch.save({"model": create_model("vmamba-nano").state_dict()}, tmp_path / "nano.pth")
     res = runner.invoke(main, ["vmamba", "check", str(tmp_path / "nano.pth"), "--config", "vmamba-nano"])

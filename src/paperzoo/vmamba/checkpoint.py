@@ -15,7 +15,9 @@ that names it.
 
 Release files are training snapshots: besides `model` (and sometimes `model_ema`) they
 pickle the training config, which `torch.load(weights_only=True)` refuses. Pass
-`trust_pickle=True` only for files you trust.
+`trust_pickle=True` only for files you trust. A state dict in the official layout saved as
+`.safetensors` (e.g. the parity fixture of `tests/fixtures/vmamba/`) loads the same way,
+with nothing to trust.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def read_official(path: str | Path, ema: bool = False, trust_pickle: bool = Fals
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return map_official_keys(load_file(str(path)))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({str(e)[:200]})") from e
     try:
         blob = torch.load(str(path), map_location="cpu", weights_only=not trust_pickle)
     except Exception as e:  # noqa: BLE001 - every way an unpickler fails means an unusable file

@@ -71,21 +71,24 @@ class VMambaConfig:
 
 registry = ConfigRegistry("VMamba config")
 VANILLA = dict(variant="v0", d_state=16, ssm_ratio=2.0, mlp_ratio=0.0, conv_bias=True, patch_embed="v1", downsample="v1")
-# (name, kwargs, exact parameter count with the 1000-class head, card §2; FLOPs at 224, fvcore convention)
+# (name, kwargs, exact parameter count with the 1000-class head of the official code's named constructor (card §2;
+# recorded from the official classes in tests/fixtures/vmamba/official.json), FLOPs at 224 (fvcore convention), and the
+# paper's rounded count in millions (card §2's "paper" column))
 NAMED = {
-    "vanilla-t": (dict(dims=96, depths=(2, 2, 9, 2), drop_path_rate=0.2, **VANILLA), 22_893_448, 5.63),
-    "vanilla-s": (dict(dims=96, depths=(2, 2, 27, 2), drop_path_rate=0.3, **VANILLA), 44_417_416, 11.23),
-    "vanilla-b": (dict(dims=128, depths=(2, 2, 27, 2), drop_path_rate=0.6, **VANILLA), 76_254_056, 18.02),
-    "vmamba-t": (dict(dims=96, depths=(2, 2, 8, 2), ssm_ratio=1.0, drop_path_rate=0.2), 30_249_064, 4.91),
-    "vmamba-t-s2l5": (dict(dims=96, depths=(2, 2, 5, 2), ssm_ratio=2.0, drop_path_rate=0.2), 30_705_832, 4.86),
-    "vmamba-s": (dict(dims=96, depths=(2, 2, 15, 2), ssm_ratio=2.0, drop_path_rate=0.3), 50_147_752, 8.72),
-    "vmamba-b": (dict(dims=128, depths=(2, 2, 15, 2), ssm_ratio=2.0, drop_path_rate=0.6), 88_557_800, 15.36),
-    "vmamba-s-s1l20": (dict(dims=96, depths=(2, 2, 20, 2), ssm_ratio=1.0, drop_path_rate=0.3), 49_012_840, 8.6),
-    "vmamba-b-s1l20": (dict(dims=128, depths=(2, 2, 20, 2), ssm_ratio=1.0, drop_path_rate=0.5), 86_614_504, 15.2),
+    "vanilla-t": (dict(dims=96, depths=(2, 2, 9, 2), drop_path_rate=0.2, **VANILLA), 22_893_448, 5.63, 22.9),
+    "vanilla-s": (dict(dims=96, depths=(2, 2, 27, 2), drop_path_rate=0.3, **VANILLA), 44_417_416, 11.23, 44.4),
+    "vanilla-b": (dict(dims=128, depths=(2, 2, 27, 2), drop_path_rate=0.6, **VANILLA), 76_254_056, 18.02, 76.3),
+    "vmamba-t": (dict(dims=96, depths=(2, 2, 8, 2), ssm_ratio=1.0, drop_path_rate=0.2), 30_249_064, 4.91, 30.2),
+    "vmamba-t-s2l5": (dict(dims=96, depths=(2, 2, 5, 2), ssm_ratio=2.0, drop_path_rate=0.2), 30_705_832, 4.86, 30.7),
+    "vmamba-s": (dict(dims=96, depths=(2, 2, 15, 2), ssm_ratio=2.0, drop_path_rate=0.3), 50_147_752, 8.72, 50.1),
+    "vmamba-b": (dict(dims=128, depths=(2, 2, 15, 2), ssm_ratio=2.0, drop_path_rate=0.6), 88_557_800, 15.36, 88.6),
+    "vmamba-s-s1l20": (dict(dims=96, depths=(2, 2, 20, 2), ssm_ratio=1.0, drop_path_rate=0.3), 49_012_840, 8.6, 49),
+    "vmamba-b-s1l20": (dict(dims=128, depths=(2, 2, 20, 2), ssm_ratio=1.0, drop_path_rate=0.5), 86_614_504, 15.2, 87),
 }
-PAPER_PARAMS = {name: count for name, (_, count, _) in NAMED.items()}
-PAPER_GFLOPS = {name: gflops for name, (_, _, gflops) in NAMED.items()}
-for _name, (_kwargs, _, _) in NAMED.items():
+OFFICIAL_PARAMS = {name: count for name, (_, count, _, _) in NAMED.items()}  # exact, official modules
+PAPER_GFLOPS = {name: gflops for name, (_, _, gflops, _) in NAMED.items()}
+PAPER_PARAMS_M = {name: millions for name, (_, _, _, millions) in NAMED.items()}  # the paper's, rounded
+for _name, (_kwargs, _, _, _) in NAMED.items():
     registry.register(_name, VMambaConfig(**_kwargs))
 # The world-scale model of card §5: C 24, depths 1,1,3,1, N 1, ratio 1, MLP 4, v2 stem (~0.95M with 10 classes).
 registry.register("vmamba-nano", VMambaConfig(dims=24, depths=(1, 1, 3, 1), ssm_ratio=1.0, num_classes=10, drop_path_rate=0.0))
