@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from paperzoo.cli import main
 from paperzoo.vmamba.erf import erf_area, erf_map, erf_radius
-from paperzoo.vmamba.train import build
+from paperzoo.vmamba.train import MODELS, build
 
 
 def test_erf_of_a_convolution_is_its_footprint():
@@ -15,6 +15,9 @@ def test_erf_of_a_convolution_is_its_footprint():
         def __init__(self):
             super().__init__()
             self.conv = torch.nn.Conv2d(3, 4, 5, padding=2)
+            with torch.no_grad():  # positive weights: every pixel of the footprint raises the centre
+                self.conv.weight.abs_()
+                self.conv.bias.fill_(0.1)
 
         def forward_features(self, x):
             return self.conv(x).permute(0, 2, 3, 1)
@@ -39,11 +42,25 @@ def test_ss2d_sees_the_whole_map_at_initialisation():
     torch.manual_seed(0)
     images = torch.rand(2, 3, 64, 64)
     vm, conv = erf_map(build("vmamba-nano", 2), images), erf_map(build("conv-nano", 2), images)
-    assert (vm > 0).mean() > 0.99  # the scan reaches every pixel
+    assert (vm > 0).mean() > 0.95  # the scan reaches every pixel (relu(grad) zeroes the few with a negative gradient)
     assert erf_area(vm) > 0 and erf_area(conv) > 0
+    vit = erf_map(build("vit-nano", 2), images)  # ends in a LayerNorm: the relu on the centre keeps the map non-zero
+    assert vit.max() > 0 and erf_area(vit) > 0.5
 
 
 def test_demo_writes_a_png(tmp_path):
-    res = CliRunner().invoke(main, ["vmamba", "demo", "--images", "2", "--out", str(tmp_path / "erf.png")])
+    res = CliRunner().invoke(main, ["vmamba", "demo", "--images", "2", "--out", str(tmp_path / "erf.png"), "--device", "cpu"])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "erf.png").read_bytes()[:4] == b"\x89PNG" and "vit-nano: ERF area" in res.output
+    assert (tmp_path / "erf.png").read_bytes()[:4] == b"\x89PNG"
+    assert [line.split(":")[0] for line in res.output.splitlines()[:3]] == [f"{m} (init)" for m in MODELS]
+
+
+def test_demo_takes_models_by_name_or_folder(tmp_path):
+    torch.manual_seed(0)
+    build("vmamba-nano", 2).save_pretrained(tmp_path / "run" / "model")  # a `vmamba train --out run` folder
+    args = ["vmamba", "demo", "--images", "2", "--device", "cpu", "--out", str(tmp_path / "erf.png")]
+    res = CliRunner().invoke(main, args + ["--model", str(tmp_path / "run"), "--model", "vit-nano"])
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith(f"{tmp_path / 'run'}: ERF area") and "vit-nano (init): ERF area" in res.output
+    res = CliRunner().invoke(main, args + ["--model", "vmamba-xl"])
+    assert res.exit_code == 1 and "not a named config" in res.output

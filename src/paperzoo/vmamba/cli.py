@@ -16,19 +16,20 @@ def cli():
 @cli.command()
 @click.option("--resolution", type=int, default=224, show_default=True, help="Square input size for the FLOPs column.")
 def configs(resolution):
-    """List the named configs with parameter counts (exact, vs the paper) and FLOPs."""
+    """List the named configs: our parameter count, the official code's (exact) and the paper's (rounded), and FLOPs."""
     import torch
 
-    from paperzoo.vmamba.config import PAPER_PARAMS, registry
+    from paperzoo.vmamba.config import OFFICIAL_PARAMS, PAPER_PARAMS_M, registry
     from paperzoo.vmamba.flops import flops
     from paperzoo.vmamba.model import VMamba
 
-    click.echo(f"{'config':<16}{'params':>14}{'paper':>14}  GFLOPs@{resolution}")
+    click.echo(f"{'config':<16}{'params':>14}{'official':>14}{'paper':>8}  GFLOPs@{resolution}")
     for name in registry.names():
         with torch.device("meta"):
             n = sum(p.numel() for p in VMamba(name).parameters())
-        paper = PAPER_PARAMS.get(name)
-        click.echo(f"{name:<16}{n:>14,}{(f'{paper:,}' if paper else '-'):>14}  {flops(name, resolution) / 1e9:.2f}")
+        official, paper = OFFICIAL_PARAMS.get(name), PAPER_PARAMS_M.get(name)
+        click.echo(f"{name:<16}{n:>14,}{(f'{official:,}' if official else '-'):>14}{(f'{paper:g}M' if paper else '-'):>8}  "
+                   f"{flops(name, resolution) / 1e9:.2f}")
 
 
 @cli.command()
@@ -48,8 +49,9 @@ def check(checkpoint, config_name, ema, trust_checkpoint):
 @cli.command()
 @click.option("--model", default="vmamba-nano", show_default=True,
               help="vmamba-nano, conv-nano (the Conv baseline), vit-nano, or any named config (see `configs`).")
-@click.option("--task", type=click.Choice(["same-colour", "shape"]), default="same-colour", show_default=True,
-              help="same-colour: do the two large, far-apart objects share a colour (global); shape: one object's shape (local).")
+@click.option("--task", type=click.Choice(["same-colour", "shape", "colour"]), default="same-colour", show_default=True,
+              help="same-colour: do the two large, far-apart objects share a colour (global); shape: one object's shape "
+                   "(local); colour: one object's colour (local, the easiest).")
 @click.option("--steps", type=int, default=1500, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
@@ -100,37 +102,48 @@ def imagenet(root, config_name, epochs, warmup_epochs, batch_size, lr, image_siz
 
 
 @cli.command()
-@click.option("--runs", type=click.Path(path_type=Path), default=None,
-              help="Folder with trained model folders <model>/model (e.g. reproduction/vmamba/runs/same-colour/*-seed0); "
-                   "default: freshly initialised models.")
+@click.option("--model", "models", multiple=True, metavar="NAME|FOLDER",
+              help="A model to show (repeat for several): a config name, freshly initialised (vmamba-nano, conv-nano, "
+                   "vit-nano, or any of `configs`), or a trained model folder (`vmamba train`'s OUT, or OUT/model). "
+                   "Default: vmamba-nano, conv-nano and vit-nano at initialisation.")
+@click.option("--runs", type=click.Path(path_type=Path), default=None, hidden=True,
+              help="Old spelling: a folder with <model>-seed*/model run folders (e.g. reproduction/vmamba/runs/same-colour).")
 @click.option("--images", "count", type=int, default=32, show_default=True, help="Images to average over.")
 @out_option("erf.png", "The PNG to write.")
+@device_option
 @seed_option
-def demo(runs, count, out, seed):
+def demo(models, runs, count, out, device, seed):
     """Effective receptive fields of VMamba, the ViT and the Conv baseline side by side, as a PNG."""
     import torch
 
+    from paperzoo.core.cli import model_source
     from paperzoo.core.errors import CheckpointError
+    from paperzoo.core.seeding import seed_everything
+    from paperzoo.vmamba.config import registry
     from paperzoo.vmamba.erf import erf_area, erf_figure, erf_map
-    from paperzoo.vmamba.model import VMamba
     from paperzoo.vmamba.tasks import task_batch
-    from paperzoo.vmamba.train import MODELS, build
-    from paperzoo.vmamba.vit import ViT
+    from paperzoo.vmamba.train import MODELS, build, load_trained
 
-    torch.manual_seed(seed)
-    images = task_batch("same-colour", seed, count, split="eval").images
-    maps = {}
-    for name in MODELS:
-        if runs is None:
-            net = build(name, 2)
+    device = resolve_device(device)
+    if runs is not None:  # the old --runs FOLDER: the first seed of each nano model in it
+        found = [next(iter(sorted(Path(runs).glob(f"{name}-seed*/model"))), None) for name in MODELS]
+        if None in found:
+            raise CheckpointError(f"{runs}: no {MODELS[found.index(None)]}-seed*/model folder")
+        models = tuple(models) + tuple(str(f) for f in found)
+    models = models or MODELS
+    images = task_batch("same-colour", seed, count, split="eval").images.to(device)
+    maps, trained = {}, []
+    for value in models:
+        kind, source = model_source(value, list(registry.names()) + ["vit-nano"])
+        if kind == "folder":
+            net, label = load_trained(source), str(source)
+            trained.append(label)
         else:
-            folder = next(iter(sorted(Path(runs).glob(f"{name}-seed*/model"))), None)
-            if folder is None:
-                raise CheckpointError(f"{runs}: no {name}-seed*/model folder")
-            net = (ViT if name == "vit-nano" else VMamba).from_pretrained(folder)
-        maps[name] = erf_map(net, images)
-        click.echo(f"{name}: ERF area {erf_area(maps[name]):.3f}")
-    state = "trained" if runs else "at initialisation"
+            seed_everything(seed)
+            net, label = build(source, 2), f"{source} (init)"
+        maps[label] = erf_map(net.to(device), images)
+        click.echo(f"{label}: ERF area {erf_area(maps[label]):.3f}")
+    state = "trained" if len(trained) == len(maps) else "at initialisation" if not trained else "trained and initialised"
     click.echo(f"wrote {erf_figure(maps, out, f'Effective receptive fields, {state}')}")
 
 

@@ -1,12 +1,15 @@
 """Effective receptive fields (§5.3, Fig. 1 / App. F; after Luo et al. 2016).
 
-For a batch of images, take the feature map before pooling, sum the channels of its
-central position, and back-propagate to the input: |d centre / d input|, summed over the
-colour channels and averaged over the images, is the ERF map. Its size is reported two ways:
+For a batch of images, take the feature map before pooling, sum the positive part of the
+channels at its central position, and back-propagate to the input: the positive part of
+d centre / d input, summed over the colour channels and averaged over the images, is the ERF
+map (as the official `analyze/utils.py` computes it: relu(outputs[:, :, h // 2, w // 2]).sum(),
+then relu(grad)). The relu on the centre matters where the features end in a LayerNorm (the
+ViT): the plain channel sum of a LayerNorm output with unit weight is zero for every input. Its size is reported two ways:
 - `erf_area`, the card's measure: the share of input pixels above 1% of the map's maximum.
   At 64 px every model's map clears 1% almost everywhere, so it separates little.
 - `erf_radius`, a sharper one: the radius (as a share of the image side) of the disc around
-  the centre that holds half of the map's mass (|gradient| summed). A local mixer keeps its
+  the centre that holds half of the map's mass (the map summed). A local mixer keeps its
   mass near the centre; a global one spreads it.
 """
 
@@ -24,14 +27,14 @@ from paperzoo.core.report import save_figure  # noqa: E402
 
 
 def erf_map(net: nn.Module, images: torch.Tensor) -> np.ndarray:
-    """(H, W) map of the mean |gradient| of the central feature w.r.t. the input pixels."""
+    """(H, W) map: relu(d sum relu(centre features) / d input), summed over colours, averaged over images."""
     net.eval()
     images = images.clone().requires_grad_(True)
     feats = net.forward_features(images)  # (B, h, w, C), channels-last
     h, w = feats.shape[1:3]
-    centre = feats[:, h // 2, w // 2, :].sum()
+    centre = torch.relu(feats[:, h // 2, w // 2, :]).sum()
     (grad,) = torch.autograd.grad(centre, images)
-    return grad.abs().sum(1).mean(0).numpy()
+    return torch.relu(grad).sum(1).mean(0).cpu().numpy()
 
 
 def erf_area(erf: np.ndarray, threshold: float = 0.01) -> float:

@@ -6,6 +6,8 @@
   local features at the end cannot answer it: pooled per-colour evidence does not say
   whether one colour covers both large objects without comparing them first.
 - "shape" (local sanity task): one object; the label is its shape (5 classes).
+- "colour" (the easiest local task, for CI's learning test): one object; the label is its
+  colour (6 classes).
 
 Deterministic in (task, seed, split, index), like every world dataset; splits never share
 a scene.
@@ -21,7 +23,7 @@ import torch
 from paperzoo.core.errors import InputError
 from paperzoo.world.scenes import COLOURS, SHAPES, SPLIT_IDS, SceneConfig, SceneObject, _place, paint_scene, size_extent
 
-TASKS = {"same-colour": 2, "shape": len(SHAPES)}  # name -> number of classes
+TASKS = {"same-colour": 2, "shape": len(SHAPES), "colour": len(COLOURS)}  # name -> number of classes
 MIN_APART = 0.45  # of the image side, between the two large objects' centres
 
 
@@ -49,11 +51,12 @@ def task_scene(task: str, seed: int, index: int, split: str = "train", image_siz
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLIT_IDS[split], int(index), list(TASKS).index(task), 7]))
     world = _world(image_size)
     colours = list(COLOURS)
-    if task == "shape":
+    if task in ("shape", "colour"):
         shape, size = SHAPES[int(rng.integers(len(SHAPES)))], ("small", "large")[int(rng.integers(2))]
         box = _place([size_extent(size, image_size)], world, rng)[0]
-        image, _ = paint_scene([SceneObject(shape, colours[int(rng.integers(len(colours)))], size, "plain", box)], world, rng)
-        return image, SHAPES.index(shape)
+        colour = int(rng.integers(len(colours)))
+        image, _ = paint_scene([SceneObject(shape, colours[colour], size, "plain", box)], world, rng)
+        return image, SHAPES.index(shape) if task == "shape" else colour
     same = bool(rng.integers(2))
     first = int(rng.integers(len(colours)))
     second = first if same else int((first + 1 + rng.integers(len(colours) - 1)) % len(colours))

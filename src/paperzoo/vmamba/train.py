@@ -44,6 +44,23 @@ def build(model: str, classes: int, image_size: int = 64) -> nn.Module:
     return VMamba(replace(config, num_classes=classes))
 
 
+def load_trained(folder: str | Path) -> nn.Module:
+    """A trained world model from a folder: `save_pretrained` output (config.json + model.safetensors),
+    or a `train` run folder holding one in `model/`; VMamba or ViT, read from its config."""
+    import json
+
+    from paperzoo.core.errors import CheckpointError
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file() and (folder / "model" / "config.json").is_file():
+        folder = folder / "model"
+    try:
+        fields = json.loads((folder / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{folder}: no readable config.json (expected a saved model or a run folder with model/)") from err
+    return (ViT if isinstance(fields, dict) and "patch" in fields else VMamba).from_pretrained(folder)
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for name, p in model.named_parameters():
