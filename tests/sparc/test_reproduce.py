@@ -12,7 +12,7 @@ from paperzoo.core.verdict import VERDICTS
 from paperzoo.sparc.config import config
 from paperzoo.sparc.reproduce import EXPECTED_MINUTES, UNTRAINED, Budget, reproduce, run_one, variants, worlds
 
-SMOKE = Budget(steps=4, batch_size=8, seeds=1, eval_count=80)
+SMOKE = Budget(steps=4, batch_size=8, seeds=1, eval_count=80, flops_batch=16)
 
 
 def test_untrained_run_is_cached_and_keyed_on_its_settings(tmp_path):
@@ -44,6 +44,8 @@ def test_smoke_reproduction_reports_every_claim(tmp_path):
         if claim.verdict.kind == "better":
             assert math.isfinite(claim.verdict.diff) and claim.verdict.n == 1
             assert "untrained" in claim.ours
+    flops = report.claims[-1]  # SPARC's extra loss costs about 1% of a training step at any batch
+    assert flops.verdict.kind == "deterministic" and flops.holds == "yes", flops
     results = sorted((tmp_path / "sparc" / "runs").glob("*/*/result.json"))
     assert len(results) == sum(len(variants(base, w)) + 1 for w in worlds(base))  # + the untrained model
     for path in results:
