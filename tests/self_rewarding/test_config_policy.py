@@ -18,9 +18,30 @@ def _params(name: str) -> int:
         return sum(p.numel() for p in LlamaForCausalLM(model_config(name).to_llama()).parameters())
 
 
+# The released Llama 2 architectures (params.json shipped with Meta's weights, as listed in
+# meta-llama/llama-models' sku_list.py): dim, layers, heads, KV heads, multiple_of, ffn_dim_multiplier;
+# the Llama 2 tokenizer has 32,000 tokens.
+OFFICIAL_ARGS = {"llama2-7b": (4096, 32, 32, 32, 256, None), "llama2-70b": (8192, 80, 64, 8, 4096, 1.3)}
+
+
+def _official_count(dim, layers, heads, kv_heads, multiple_of, ffn_dim_multiplier, vocab=32000) -> int:
+    """The parameters of facebookresearch/llama's `Transformer` (model.py), its modules' shapes written out."""
+    hidden = int(2 * (4 * dim) / 3)  # FeedForward.__init__: hidden_dim = 4 * dim, then 2/3 of it,
+    if ffn_dim_multiplier:
+        hidden = int(ffn_dim_multiplier * hidden)  # times the multiplier,
+    hidden = multiple_of * ((hidden + multiple_of - 1) // multiple_of)  # rounded up to multiple_of
+    head_dim = dim // heads
+    attention = dim * heads * head_dim + 2 * dim * kv_heads * head_dim + heads * head_dim * dim  # wq, wk, wv, wo
+    feed_forward = 3 * dim * hidden  # w1, w2, w3
+    block = attention + feed_forward + 2 * dim  # attention_norm, ffn_norm
+    return vocab * dim + layers * block + dim + dim * vocab  # tok_embeddings, layers, norm, output
+
+
 @pytest.mark.parametrize("name", ["llama2-70b", "llama2-7b"])
 def test_paper_model_parameter_counts(name):
-    assert _params(name) == PAPER_PARAMS[name]
+    """Exact counts: our transformers Llama of the named config has exactly the parameters of Meta's
+    official Llama 2 code at the released architecture (the paper itself says only 7B / 70B)."""
+    assert _params(name) == _official_count(*OFFICIAL_ARGS[name]) == PAPER_PARAMS[name]
     assert f"{PAPER_PARAMS[name] / 1e9:.2f}" == {"llama2-70b": "68.98", "llama2-7b": "6.74"}[name]  # card §2
 
 

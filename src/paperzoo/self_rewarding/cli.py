@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
+from paperzoo.core.cli import (
+    Group,
+    device_option,
+    model_option,
+    model_source,
+    out_option,
+    reproduce_command,
+    resolve_device,
+    seed_option,
+)
 
 
 @click.group(cls=Group)
@@ -22,13 +31,47 @@ def configs():
 
     from paperzoo.self_rewarding.config import PAPER_PARAMS, configs as names, model_config
 
-    click.echo(f"{'config':<14}{'layers':>7}{'d':>7}{'params':>18}{'paper':>18}")
+    click.echo(f"{'config':<14}{'layers':>7}{'d':>7}{'params':>18}{'official code':>18}")
     for name in names():
         cfg = model_config(name)
         with torch.device("meta"):
             n = sum(p.numel() for p in LlamaForCausalLM(cfg.to_llama()).parameters())
         paper = PAPER_PARAMS.get(name)
         click.echo(f"{name:<14}{cfg.layers:>7}{cfg.hidden_size:>7}{n:>18,}{(f'{paper:,}' if paper else '-'):>18}")
+
+
+def _policy(model: str, seed: int, device: str):
+    """The policy `--model NAME|FOLDER` names: a policy folder (ours, or any local Hugging Face
+    causal LM), or `tiny`: the last model (M3) of the default world chain, trained once
+    into the cache on first use (`train`'s defaults with this seed, about 4 minutes on 2 cores)."""
+    from dataclasses import asdict
+
+    from paperzoo.core.cache import cache_dir
+    from paperzoo.core.errors import InputError
+    from paperzoo.core.runcache import cached_run, is_cached
+    from paperzoo.self_rewarding.config import configs as names
+    from paperzoo.self_rewarding.config import recipe
+    from paperzoo.self_rewarding.policy import load_policy
+    from paperzoo.self_rewarding.run import train_chain
+
+    kind, value = model_source(model, names())
+    if kind == "folder":
+        return load_policy(value)
+    if value != "tiny":
+        raise InputError(f"--model {value}: no weights ship for {value} (a config only); pass a local checkpoint folder, "
+                         f"e.g. --model /models/Llama-2-{value.split('-')[-1]}-hf")
+    folder = cache_dir("self_rewarding", f"tiny-seed-{seed}")
+    settings = {"chain": "tiny", "recipe": asdict(recipe("tiny")), "seed": seed, "iterations": 2}
+    if not is_cached(folder, "self_rewarding", settings):
+        click.echo(f"--model tiny: training the default world chain once (SFT -> M1 -> M2 -> M3, seed {seed}; "
+                   f"about 4 minutes on 2 cores) into {folder}", err=True)
+    cached_run(folder, "self_rewarding", settings,
+               lambda f: train_chain("tiny", "tiny", f, seed=seed, device=device, iterations=2))
+    return load_policy(folder / "M3")
+
+
+MODEL_HELP = ("The policy: a folder (ours, e.g. runs/sr/M3, or any local Hugging Face causal LM), or tiny "
+              "(M3 of the default world chain, trained once into the cache on first use).")
 
 
 def _instructions(prompt, infile) -> list[str]:
@@ -41,7 +84,7 @@ def _instructions(prompt, infile) -> list[str]:
 
 
 @cli.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="A policy folder (ours, or any local Hugging Face causal LM).")
+@model_option(None, MODEL_HELP, required=True)
 @click.option("--prompt", multiple=True, help="An instruction (repeatable).")
 @click.option("--in", "infile", type=click.Path(path_type=Path), default=None, help="JSONL with a \"prompt\" field per line.")
 @click.option("-n", "n", type=int, default=4, show_default=True, help="Responses per prompt (the paper's N).")
@@ -51,17 +94,17 @@ def _instructions(prompt, infile) -> list[str]:
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write JSONL {prompt, responses} here (atomically).")
 @device_option
 @seed_option
-def generate(model_path, prompt, infile, n, temperature, top_p, max_new_tokens, out, device, seed):
+def generate(model, prompt, infile, n, temperature, top_p, max_new_tokens, out, device, seed):
     """Sample N responses per instruction (KV-cached batched sampling, with a progress bar)."""
     import torch
 
     from paperzoo.self_rewarding.data import write_jsonl
-    from paperzoo.self_rewarding.policy import load_policy
     from paperzoo.self_rewarding.sampling import generate as sample
 
     instructions = _instructions(prompt, infile)
-    policy = load_policy(model_path)
-    policy.model.to(resolve_device(device))
+    device = resolve_device(device)
+    policy = _policy(model, seed, device)
+    policy.model.to(device)
     fmt = policy.fmt
     limit = max_new_tokens or (12 if fmt.style == "world" else 512)
     outs = sample(policy.model, [fmt.prompt_ids(x) for x in instructions], n=n, max_new_tokens=limit, eos_id=fmt.eos_id,
@@ -79,7 +122,7 @@ def generate(model_path, prompt, infile, n, temperature, top_p, max_new_tokens, 
 
 
 @cli.command()
-@click.option("--model", "model_path", type=click.Path(path_type=Path), required=True, help="The judge: a policy folder.")
+@model_option(None, "The judge. " + MODEL_HELP, required=True)
 @click.option("--prompt", default=None, help="The instruction.")
 @click.option("--response", multiple=True, help="A response to score (repeatable).")
 @click.option("--in", "infile", type=click.Path(path_type=Path), default=None,
@@ -89,18 +132,19 @@ def generate(model_path, prompt, infile, n, temperature, top_p, max_new_tokens, 
               help="A judgment without a score: left out of the mean, or counted as 0.")
 @click.option("--pairs", "pairs_out", type=click.Path(path_type=Path), default=None,
               help="Also write the best-vs-worst preference pairs as TRL JSONL {prompt, chosen, rejected}.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write JSONL {prompt, responses, scores, rewards} here (atomically).")
 @device_option
 @seed_option
-def judge(model_path, prompt, response, infile, judgments, parse_fail, pairs_out, device, seed):
+def judge(model, prompt, response, infile, judgments, parse_fail, pairs_out, out, device, seed):
     """Score responses with the LLM-as-a-Judge prompt (Fig. 2): r = mean of sampled scores."""
     import torch
 
     from paperzoo.core.errors import InputError
-    from paperzoo.self_rewarding.data import read_jsonl, write_pairs
+    from paperzoo.self_rewarding.data import read_jsonl, write_jsonl, write_pairs
     from paperzoo.self_rewarding.judge import judge as run_judge
     from paperzoo.self_rewarding.judge import parse_rate, rewards
     from paperzoo.self_rewarding.pairs import preference_pairs
-    from paperzoo.self_rewarding.policy import load_policy
 
     if infile:
         rows = read_jsonl(infile, ("prompt",))
@@ -112,8 +156,9 @@ def judge(model_path, prompt, response, infile, judgments, parse_fail, pairs_out
         prompts, candidates = [prompt], [list(response)]
     else:
         raise InputError("give --prompt TEXT with one or more --response TEXT, or --in FILE.jsonl")
-    policy = load_policy(model_path)
-    policy.model.to(resolve_device(device))
+    device = resolve_device(device)
+    policy = _policy(model, seed, device)
+    policy.model.to(device)
     limit = 32 if policy.fmt.style == "world" else 256
     scores = run_judge(policy.model, policy.fmt, prompts, candidates, judgments=judgments, max_new_tokens=limit,
                        generator=torch.Generator().manual_seed(seed), progress=True)
@@ -124,6 +169,10 @@ def judge(model_path, prompt, response, infile, judgments, parse_fail, pairs_out
             shown = "unparsed" if reward is None else f"{reward:.2f}"
             click.echo(f"  r={shown:<8} scores={['-' if v is None else v for v in s]}  {cand}")
     click.echo(f"parse rate {parse_rate(scores):.2f}")
+    if out:
+        write_jsonl(out, ({"prompt": x, "responses": c, "scores": ss, "rewards": rs}
+                          for x, c, ss, rs in zip(prompts, candidates, scores, r)))
+        click.echo(f"wrote {len(prompts)} prompts' scores to {out}")
     if pairs_out:
         pairs = preference_pairs(prompts, candidates, r)
         write_pairs(pairs_out, pairs)
@@ -131,8 +180,7 @@ def judge(model_path, prompt, response, infile, judgments, parse_fail, pairs_out
 
 
 @cli.command()
-@click.option("--model", "model_name", default="tiny", show_default=True,
-              help="A named config to start from scratch (tiny), or a local Hugging Face causal-LM folder (M0).")
+@model_option("tiny", "M0: a named config to start from scratch (tiny), or a local Hugging Face causal-LM folder.")
 @click.option("--recipe", "recipe_name", default="tiny", show_default=True, help="Hyperparameters: tiny or paper.")
 @click.option("--ift", type=click.Path(path_type=Path), default=None,
               help="IFT seed data, JSONL {prompt, completion}; default: the instruction world.")
@@ -155,13 +203,18 @@ def judge(model_path, prompt, response, infile, judgments, parse_fail, pairs_out
 @out_option("runs/self_rewarding", "Run folder: M1/, M2/, ... (policy folders), iteration-t/{candidates,aift}.jsonl, log.json.")
 @device_option
 @seed_option
-def train(model_name, recipe_name, ift, eft, prompts_file, iterations, prompts_per_iteration, sft_steps, dpo_steps,
+def train(model, recipe_name, ift, eft, prompts_file, iterations, prompts_per_iteration, sft_steps, dpo_steps,
           use_eft, eft_targets, prompt_source, ref, cumulative_aift, out, device, seed):
     """SFT on IFT + EFT (M1), then self-rewarding iterations (M2, M3, ...). Runs unchanged
     under `accelerate launch -m paperzoo self_rewarding train ...`."""
+    from paperzoo.self_rewarding.config import configs as names
     from paperzoo.self_rewarding.run import train_chain
 
-    log = train_chain(model_name, recipe_name, out, ift=ift, eft=eft, prompts_file=prompts_file, iterations=iterations,
+    kind, value = model_source(model, names())
+    if kind == "config" and value != "tiny":
+        raise click.ClickException(f"--model {value}: only tiny is trained from scratch here; for {value} pass a local "
+                                   "checkpoint folder as M0")
+    log = train_chain(str(value), recipe_name, out, ift=ift, eft=eft, prompts_file=prompts_file, iterations=iterations,
                       prompts_per_iteration=prompts_per_iteration, sft_steps=sft_steps, dpo_steps=dpo_steps, seed=seed,
                       device=resolve_device(device), use_eft=use_eft, eft_targets=eft_targets, prompt_source=prompt_source,
                       ref=ref, cumulative_aift=cumulative_aift)
@@ -172,6 +225,6 @@ def train(model_name, recipe_name, ift, eft, prompts_file, iterations, prompts_p
 cli.add_command(reproduce_command(
     "self_rewarding",
     "The M1 -> M2 -> M3 chain, the SFT baseline, the no-EFT and positive-only ablations and an oracle-reward "
-    "control (2 seeds); the card's metrics; writes OUT/self_rewarding/ and OUT/REPORT.md (runs are cached).",
+    "control (3 seeds; every claim decided by core.verdict); the card's metrics; writes OUT/self_rewarding/ and OUT/REPORT.md (runs are cached).",
     "A smoke run of the pipeline (tiny budgets, one seed): not a result.",
 ))

@@ -133,7 +133,10 @@ RECIPES.register("tiny", Recipe(
     dpo_steps=150, eval_every=50, eft_targets="oracle",
 ))
 
-# Parameter counts (computed from the module definitions; tests check them on the meta device).
+# Exact parameter counts of Meta's official Llama 2 code (facebookresearch/llama model.py) at the
+# released architectures; the paper gives only "7B" / "70B". tests/self_rewarding/test_config_policy.py
+# checks that our Llama of each config has exactly this many (counted on the meta device) and that it
+# equals the official modules' shapes written out.
 PAPER_PARAMS: dict[str, int] = {"llama2-70b": 68_976_648_192, "llama2-7b": 6_738_415_616}
 
 

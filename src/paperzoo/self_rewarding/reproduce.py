@@ -1,36 +1,45 @@
 """The small-scale experiment for Self-Rewarding LMs' claims (card §5), on the instruction world.
 
-Per seed (2 seeds), every model a tiny Llama (0.87M parameters) on the world vocabulary:
+Per seed (3 seeds; `--quick`: one, tiny budgets), every model a tiny Llama (0.87M
+parameters) on the world vocabulary:
 
+    M0            the seed's random initialisation, untrained: the measured floor
     sft           the SFT baseline: M0 fine-tuned on IFT only (the paper's "SFT baseline")
     M1            M0 fine-tuned on IFT ∪ EFT (§2.1)
     M2, M3        self-rewarding iterations from M1: N = 4 candidates, 3 self-judgments,
                   best vs worst, DPO with reference M_t (§2.2-2.4)
     noeft-M2, -M3 the same iterations from the SFT baseline, which has no judge training
                   (App. A.3)
-    positive      M1 fine-tuned further on its own candidates of iteration 1 that it judged
-                  5 (App. A.4: "augmenting with positive examples only")
+    positive      M0 fine-tuned on IFT ∪ EFT plus M1's own candidates of iteration 1 that it
+                  judged 5 (App. A.4: "augmenting with positive examples only")
     oracle-M2, -M3 the iterations from M1 with the rubric's rewards instead of self-judging:
-                  an upper bound of what iterative DPO can give here (our control, no claim)
+                  what iterative DPO can give here (our control, no claim)
 
 Each model answers the 256 test prompts greedily (rubric q, exact match, per family,
-head-to-head) and judges the 108 EFT eval instructions (Table 4's metrics). Every model
-folder and its scores are cached under OUT/self_rewarding/runs/seed-S/NAME, keyed by the
-recipe, so a rerun reuses what is done.
+head-to-head) and judges the 108 EFT eval instructions (Table 4's metrics). Every model is
+one `core.runcache.cached_run` under OUT/self_rewarding/runs/seed-S/NAME (its policy folder,
+its training folders and result.json), keyed by the recipe, the seed, its upstream model
+and the code, so a rerun reuses what is done and a code change retrains.
+
+Every claim is decided by `core.verdict` from the per-seed numbers: a directional claim
+holds when the seed-mean difference exceeds 2 SE over >= 3 seeds and the treatment also
+beats the measured baseline (the SFT baseline for instruction quality; for judging, the
+pairwise accuracy of a random judge, `chance_pairwise`); "about equal" claims use
+`equivalent` on the per-seed head-to-head margin (win - loss, percentage points).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from paperzoo.core.atomic import atomic_path
 from paperzoo.core.report import Claim, SystemReport
+from paperzoo.core.runcache import cached_run
+from paperzoo.core.verdict import NO, NOT_MEASURED, NOT_SIGNIFICANT, YES, Verdict, better, equivalent, spread
 from paperzoo.self_rewarding.config import Recipe, recipe as get_recipe
 from paperzoo.self_rewarding.data import (
     eft_examples,
@@ -47,13 +56,19 @@ from paperzoo.self_rewarding.run import VALID_SIZE, world_validator
 from paperzoo.self_rewarding.train import sft
 from paperzoo.world.instructions import rubric_score, tasks
 
+SYSTEM = "self_rewarding"
 TITLE = "Self-Rewarding Language Models"
-VERSION = 1  # bump when a change makes cached runs stale
+SEEDS = 3  # the full budget's seeds (seed, seed + 1, seed + 2): the shared rule's minimum
+# Minutes on 2 cores. full: estimated (not re-measured) as the measured 2-seed run of
+# 2026-11-29 (24 min for 18 models) x 1.5 for the third seed, plus the untrained M0's
+# evaluations; quick: measured 2026-12-01 as 53 s of single-thread CPU (the machine was shared: 9 min wall).
+EXPECTED_MINUTES = {"full": 37, "quick": 2}
 TEST_SIZE = 256  # the paper's 256 head-to-head test prompts (Fig. 3)
 FULL = get_recipe("tiny")
 QUICK = replace(FULL, ift_size=96, eft_train_size=48, eft_eval_size=16, prompts_per_iteration=24, sft_steps=60,
                 dpo_steps=6, eval_every=0)  # no early stopping: a smoke run of the pipeline
 QUICK_TEST = 24
+EQUAL_MARGIN = 10.0  # "about equal" head to head: |win - loss| within 10 points (the paper's M1 vs SFT: 30.5 vs 30.9)
 # The paper's numbers each claim is held against (card §3).
 PAPER = {
     "q": "AlpacaEval 2.0 win rate M1 9.94 -> M2 15.38 -> M3 20.44 %",
@@ -108,183 +123,254 @@ def evaluate_policy(policy: Policy, world: World, seed: int) -> dict:
     return {"quality": quality, "judge": judged, "answers": outs}
 
 
+def chance_pairwise(world: World, seed: int) -> float:
+    """The measured chance rate of Table 4's pairwise accuracy: a judge that gives every EFT
+    eval response the mean of `judgments` uniform random scores 0..5 (ties count as wrong,
+    as for a real judge)."""
+    rng = np.random.default_rng([seed, 2401])
+    k = world.recipe.judgments
+    rs = [[float(rng.integers(0, 6, size=k).mean()) for _ in g.responses] for g in world.eft_eval]
+    return float(judge_metrics(world.eft_eval, rs)["pairwise"])
+
+
 class SeedRun:
-    """The models of one seed, each trained once and cached with its evaluation."""
+    """The models of one seed, each trained and scored once through `core.runcache.cached_run`
+    (folder OUT/self_rewarding/runs/seed-S/NAME: `policy/`, the training folders, result.json)."""
 
-    def __init__(self, world: World, folder: Path, device: str = "cpu", progress: bool = False):
-        self.world, self.folder, self.device, self.progress = world, Path(folder), device, progress
-        self.key = hashlib.sha256(json.dumps([VERSION, asdict(world.recipe), world.seed, len(world.test)],
-                                             sort_keys=True).encode()).hexdigest()[:16]
+    def __init__(self, world: World, folder: Path, device: str = "cpu", bar=None):
+        self.world, self.folder, self.device, self.bar = world, Path(folder), device, bar
 
-    def _cached(self, name: str) -> dict | None:
-        path = self.folder / name / "result.json"
-        if path.is_file() and (self.folder / name / "policy").is_dir():
-            result = json.loads(path.read_text())
-            if result.get("key") == self.key:
-                return result
-        return None
-
-    def _finish(self, name: str, policy: Policy, extra: dict) -> dict:
-        policy.save(self.folder / name / "policy")
-        result = {"key": self.key, "name": name, "seed": self.world.seed, **extra,
-                  **evaluate_policy(policy, self.world, self.world.seed)}
-        with atomic_path(self.folder / name / "result.json") as tmp:
-            tmp.write_text(json.dumps(result, indent=1) + "\n")
+    def _cached(self, name: str, settings: dict, fn) -> dict:
+        w = self.world
+        key = {"model": name, "recipe": asdict(w.recipe), "seed": w.seed, "test_size": len(w.test), **settings}
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"seed {w.seed} {name}")
+        result = cached_run(self.folder / name, SYSTEM, key, fn)
+        if self.bar is not None:
+            self.bar.update(1)
         return result
+
+    def _finish(self, folder: Path, name: str, policy: Policy, extra: dict) -> dict:
+        policy.save(folder / "policy")
+        return {"name": name, "seed": self.world.seed, **extra, **evaluate_policy(policy, self.world, self.world.seed)}
 
     def policy(self, name: str) -> Policy:
         return load_policy(self.folder / name / "policy")
 
-    def sft_model(self, name: str, examples) -> dict:
+    def untrained(self, name: str = "M0") -> dict:
+        """M0 itself (random initialisation, no training): the measured untrained baseline."""
+        def fn(folder: Path) -> dict:
+            policy = new_policy("tiny", self.world.seed)
+            return {"name": name, "seed": self.world.seed, **evaluate_policy(policy, self.world, self.world.seed)}
+
+        return self._cached(name, {}, fn)
+
+    def sft_model(self, name: str, examples, settings: dict | None = None) -> dict:
         """SFT from M0 (the seed's random initialisation) on `examples`, early-stopped on validation q."""
-        if (done := self._cached(name)) is not None:
-            return done
-        r, seed = self.world.recipe, self.world.seed
-        policy = new_policy("tiny", seed)
-        result = sft(policy.model, policy.fmt, examples, steps=r.sft_steps, lr=r.sft_lr, final_lr=r.sft_final_lr,
-                     batch_size=r.batch_size, warmup=min(100, r.sft_steps // 10), seed=seed, out_dir=self.folder / name / "train",
-                     device=self.device, eval_every=r.eval_every * 4, validate=self.world.validate(policy.fmt),
-                     progress=self.progress, desc=f"SFT {name} (seed {seed})")
-        return self._finish(name, policy, {"examples": len(examples), "validation": result["validation"]})
+        def fn(folder: Path) -> dict:
+            r, seed = self.world.recipe, self.world.seed
+            policy = new_policy("tiny", seed)
+            result = sft(policy.model, policy.fmt, examples, steps=r.sft_steps, lr=r.sft_lr, final_lr=r.sft_final_lr,
+                         batch_size=r.batch_size, warmup=min(100, r.sft_steps // 10), seed=seed, out_dir=folder / "train",
+                         device=self.device, eval_every=r.eval_every * 4, validate=self.world.validate(policy.fmt),
+                         progress=False, desc=f"SFT {name} (seed {seed})")
+            return self._finish(folder, name, policy, {"examples": len(examples), "validation": result["validation"]})
+
+        return self._cached(name, {"examples": len(examples), **(settings or {})}, fn)
 
     def iterate(self, name: str, start: str, t: int, oracle_reward: bool = False) -> dict:
         """One self-rewarding iteration M_t (the model `start`) -> `name`, on iteration t's prompts."""
-        if (done := self._cached(name)) is not None:
-            return done
-        seed, world = self.world.seed, self.world
-        prompts = [x.prompt for x in world.prompts[t]]
-        start_policy = self.policy(start)
-        policy, stats = self_rewarding_iteration(
-            start_policy, prompts, world.recipe, self.folder / name / "iteration", seed=seed + t, device=self.device,
-            validate=world.validate(start_policy.fmt), oracle=world.oracle,
-            rewarder=world.oracle_rewards if oracle_reward else None, progress=self.progress)
-        dpo = stats.pop("dpo") or {}
-        return self._finish(name, policy, {**stats, "start": start, "validation": dpo.get("validation", [])})
+        def fn(folder: Path) -> dict:
+            seed, world = self.world.seed, self.world
+            prompts = [x.prompt for x in world.prompts[t]]
+            start_policy = self.policy(start)
+            policy, stats = self_rewarding_iteration(
+                start_policy, prompts, world.recipe, folder / "iteration", seed=seed + t, device=self.device,
+                validate=world.validate(start_policy.fmt), oracle=world.oracle,
+                rewarder=world.oracle_rewards if oracle_reward else None, progress=False)
+            dpo = stats.pop("dpo") or {}
+            return self._finish(folder, name, policy, {**stats, "start": start, "validation": dpo.get("validation", [])})
+
+        return self._cached(name, {"start": start, "iteration": t, "oracle_reward": oracle_reward}, fn)
 
     def positive_only(self, name: str = "positive", source: str = "M2") -> dict:
         """App. A.4: SFT from M0 on IFT ∪ EFT plus M1's own candidates (from `source`'s
         iteration) that M1 judged 5: the positive examples alone, without the pairs."""
-        if (done := self._cached(name)) is not None:
-            return done
         rows = read_jsonl(self.folder / source / "iteration" / "candidates.jsonl", ("prompt",))
         top = [(row["prompt"], resp) for row in rows for resp, rew in zip(row["responses"], row["rewards"])
                if rew is not None and rew >= 5.0]
-        return self.sft_model(name, self.world.ift + self.world.eft + top)
+        return self.sft_model(name, self.world.ift + self.world.eft + top, {"source": source, "positives": top})
 
 
-def run_seed(world: World, folder: Path, device: str = "cpu", progress: bool = False, ablations: bool = True) -> dict:
-    """Every model of one seed, in dependency order; returns {name: result}."""
-    run = SeedRun(world, folder, device, progress)
-    out = {"sft": run.sft_model("sft", world.ift), "M1": run.sft_model("M1", world.ift + world.eft)}
+MODELS = ("M0", "sft", "M1", "M2", "M3", "noeft-M2", "noeft-M3", "positive", "oracle-M2", "oracle-M3")
+
+
+def run_seed(world: World, folder: Path, device: str = "cpu", bar=None) -> dict:
+    """Every model of one seed (`MODELS`), in dependency order; returns {name: result}."""
+    run = SeedRun(world, folder, device, bar)
+    out = {"M0": run.untrained(), "sft": run.sft_model("sft", world.ift), "M1": run.sft_model("M1", world.ift + world.eft)}
     out["M2"] = run.iterate("M2", "M1", 0)
     out["M3"] = run.iterate("M3", "M2", 1)
-    if ablations:
-        out["noeft-M2"] = run.iterate("noeft-M2", "sft", 0)
-        out["noeft-M3"] = run.iterate("noeft-M3", "noeft-M2", 1)
-        out["positive"] = run.positive_only()
-        out["oracle-M2"] = run.iterate("oracle-M2", "M1", 0, oracle_reward=True)
-        out["oracle-M3"] = run.iterate("oracle-M3", "oracle-M2", 1, oracle_reward=True)
+    out["noeft-M2"] = run.iterate("noeft-M2", "sft", 0)
+    out["noeft-M3"] = run.iterate("noeft-M3", "noeft-M2", 1)
+    out["positive"] = run.positive_only()
+    out["oracle-M2"] = run.iterate("oracle-M2", "M1", 0, oracle_reward=True)
+    out["oracle-M3"] = run.iterate("oracle-M3", "oracle-M2", 1, oracle_reward=True)
     return out
 
 
 # ---------------------------------------------------------------------------- the report
 
 
-def _mean(runs: list[dict], group: str, key: str) -> float:
-    vals = [r[group][key] for r in runs if r[group][key] is not None and np.isfinite(r[group][key])]
-    return float(np.mean(vals)) if vals else float("nan")
+
+RANK = {NO: 0, NOT_MEASURED: 0, NOT_SIGNIFICANT: 1, YES: 2}
 
 
-def _h2h(a: list[dict], b: list[dict]) -> dict:
-    """Head-to-head of A vs B over all seeds' test prompts (rubric q, equal = tie)."""
-    return head_to_head([q for r in a for q in r["quality"]["scores"]], [q for r in b for q in r["quality"]["scores"]])
+def weakest(**verdicts: Verdict) -> Verdict:
+    """A claim made of several comparisons holds as far as its weakest one: that verdict,
+    its reason prefixed with the comparison's name."""
+    label, v = min(verdicts.items(), key=lambda kv: RANK[kv[1].holds])
+    return replace(v, reason=f"{label} decides" + (f": {v.reason}" if v.reason else ""))
 
 
-def _wtl(h: dict) -> str:
-    return f"{h['win']:.1f}/{h['tie']:.1f}/{h['loss']:.1f}"
+def _vals(by: dict, name: str, group: str, key: str) -> list[float]:
+    return [float(r[group][key]) for r in by[name]]
 
 
-def _per_seed(runs: list[dict], group: str, key: str, fmt: str = "{:.3f}") -> str:
-    return ", ".join(fmt.format(r[group][key]) for r in runs)
+def _margins(a: list[dict], b: list[dict]) -> list[float]:
+    """Per seed, A's head-to-head margin over B on the test prompts: win - loss, in points."""
+    out = []
+    for ra, rb in zip(a, b):
+        h = head_to_head(ra["quality"]["scores"], rb["quality"]["scores"])
+        out.append(h["win"] - h["loss"])
+    return out
+
+
+def _h2h(a: list[dict], b: list[dict]) -> str:
+    """Win / tie / loss of A vs B over all seeds' test prompts (rubric q, equal = tie), and the per-seed margins."""
+    h = head_to_head([q for r in a for q in r["quality"]["scores"]], [q for r in b for q in r["quality"]["scores"]])
+    return f"{h['win']:.1f}/{h['tie']:.1f}/{h['loss']:.1f} (win - loss per seed {spread(_margins(a, b), '{:+.1f}')})"
+
+
+CLAIMS = (
+    "instruction following improves each iteration (test q: M1 < M2 < M3)",
+    "M2 beats M1 head to head (the card's gate)",
+    "M3 beats M2 and the SFT baseline head to head",
+    "M1 (IFT + EFT) follows instructions about as well as the SFT baseline",
+    "EFT makes a judge: M1's pairwise accuracy above the SFT baseline's",
+    "judging improves too, without new judge data (pairwise M1 < M2 < M3)",
+    "without EFT: fewer pairs and a worse M3",
+    "positive examples alone (SFT on self-judged 5s) give no gain over M1, unlike the pairs (M2)",
+    "the add family (arithmetic) gains least from M1 to M3",
+)
+# The paper's numbers each claim is held against (card §3), in CLAIMS' order.
+PAPER = (
+    "AlpacaEval 2.0 win rate M1 9.94 -> M2 15.38 -> M3 20.44 %",
+    "M2 vs M1 55.5/32.8/11.7 (win/tie/loss, GPT-4)",
+    "M3 vs M2 47.7/39.8/12.5; M3 vs SFT 62.5/27.7/9.8",
+    "M1 vs SFT 30.5/38.7/30.9",
+    "pairwise accuracy SFT 65.1 vs M1 78.7 %",
+    "pairwise accuracy 78.7 -> 80.4 -> 81.7 %",
+    "without EFT only 541 / 429 pairs, worse results (A.3)",
+    "score-5 answers added to SFT: 29 % vs 30 %, no gain (A.4), while the pairs gain (Table 1)",
+    "math and reasoning gain least (Fig. 4)",
+)
+
+
+def claims_from(by: dict, chance: list[float]) -> list[Claim]:
+    """Every claim's verdict from the per-seed results `by[name][seed]` and the per-seed chance rate."""
+    q = {name: _vals(by, name, "quality", "q") for name in by}
+    acc = {name: _vals(by, name, "judge", "pairwise") for name in by}
+    pairs = {name: [float(r["pairs"]) for r in by[name]] for name in by if "pairs" in by[name][0]}
+    sq = lambda name: spread(q[name])  # noqa: E731
+    sa = lambda name: spread([100 * a for a in acc[name]], "{:.1f}")  # noqa: E731
+    gain = {f: [m3["quality"]["per_family"][f] - m1["quality"]["per_family"][f] for m1, m3 in zip(by["M1"], by["M3"])]
+            for f in by["M1"][0]["quality"]["per_family"]}
+    others = [min(gain[f][i] for f in gain if f != "add") for i in range(len(by["M1"]))]
+    noeft_pairs = [a + b for a, b in zip(pairs["noeft-M2"], pairs["noeft-M3"])]
+    self_pairs = [a + b for a, b in zip(pairs["M2"], pairs["M3"])]
+    added = np.mean([r["examples"] for r in by["positive"]]) - np.mean([r["examples"] for r in by["M1"]])
+    verdicts = (
+        weakest(**{"M2 vs M1": better(q["M2"], q["M1"], baseline=q["sft"]),
+                   "M3 vs M2": better(q["M3"], q["M2"], baseline=q["sft"])}),
+        better(_margins(by["M2"], by["M1"]), 0.0),
+        weakest(**{"M3 vs M2": better(_margins(by["M3"], by["M2"]), 0.0),
+                   "M3 vs SFT": better(_margins(by["M3"], by["sft"]), 0.0)}),
+        equivalent(_margins(by["M1"], by["sft"]), 0.0, tolerance=EQUAL_MARGIN),
+        better(acc["M1"], acc["sft"], baseline=chance),
+        weakest(**{"M2 vs M1": better(acc["M2"], acc["M1"], baseline=chance),
+                   "M3 vs M2": better(acc["M3"], acc["M2"], baseline=chance)}),
+        weakest(**{"pairs": better(self_pairs, noeft_pairs), "q(M3)": better(q["M3"], q["noeft-M3"])}),
+        weakest(**{"positive vs M1": equivalent(_margins(by["positive"], by["M1"]), 0.0, tolerance=EQUAL_MARGIN),
+                   "M2 vs positive": better(q["M2"], q["positive"])}),
+        better(others, gain["add"]),
+    )
+    ours = (
+        f"q M1 {sq('M1')}; M2 {sq('M2')}; M3 {sq('M3')}; SFT baseline {sq('sft')}; untrained M0 {sq('M0')}",
+        f"M2 vs M1 {_h2h(by['M2'], by['M1'])}",
+        f"M3 vs M2 {_h2h(by['M3'], by['M2'])}; M3 vs SFT {_h2h(by['M3'], by['sft'])}",
+        f"M1 vs SFT {_h2h(by['M1'], by['sft'])}; q {sq('M1')} vs {sq('sft')}",
+        f"pairwise % M1 {sa('M1')} vs SFT {sa('sft')}; random judge {spread([100 * c for c in chance], '{:.1f}')} "
+        f"(parse rate M1 {spread(_vals(by, 'M1', 'judge', 'parse_rate'), '{:.2f}')}, "
+        f"SFT {spread(_vals(by, 'sft', 'judge', 'parse_rate'), '{:.2f}')})",
+        f"pairwise % M1 {sa('M1')}; M2 {sa('M2')}; M3 {sa('M3')}; random judge {spread([100 * c for c in chance], '{:.1f}')}",
+        f"pairs (both iterations) {spread(noeft_pairs, '{:.0f}')} vs {spread(self_pairs, '{:.0f}')}; "
+        f"q(M3') {sq('noeft-M3')} vs q(M3) {sq('M3')}",
+        f"positive vs M1 {_h2h(by['positive'], by['M1'])}; q positive {sq('positive')}, M1 {sq('M1')}, M2 {sq('M2')}; "
+        f"{added:.0f} self-judged 5s added (seed mean)",
+        "q(M3) - q(M1) per family: " + ", ".join(f"{f} {spread(v, '{:+.2f}')}"
+                                                 for f, v in sorted(gain.items(), key=lambda kv: np.mean(kv[1]))),
+    )
+    return [Claim(c, p, o, v) for c, p, o, v in zip(CLAIMS, PAPER, ours, verdicts)]
 
 
 def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str = "cpu", seed: int = 0,
         progress: bool = True) -> SystemReport:
-    out = Path(out_dir) / "self_rewarding"
-    recipe, seeds, test_size = (QUICK, (seed,), QUICK_TEST) if quick else (FULL, (seed, seed + 1), TEST_SIZE)
-    results = [run_seed(World(recipe, s, test_size), out / "runs" / f"seed-{s}", device, progress) for s in seeds]
-    by = {name: [r[name] for r in results] for name in results[0]}
-    q = {name: _mean(rs, "quality", "q") for name, rs in by.items()}
-    acc = {name: _mean(rs, "judge", "pairwise") for name, rs in by.items()}
-    pairs = {name: float(np.mean([r["pairs"] for r in rs])) for name, rs in by.items() if "pairs" in rs[0]}
-    h = {"M2/M1": _h2h(by["M2"], by["M1"]), "M3/M2": _h2h(by["M3"], by["M2"]), "M3/sft": _h2h(by["M3"], by["sft"]),
-         "M1/sft": _h2h(by["M1"], by["sft"]), "positive/M1": _h2h(by["positive"], by["M1"])}
-    base = World(recipe, seeds[0], 1)
-    seed_examples = len(base.ift) + len(base.eft)
-    gain = {f: float(np.mean([m3["quality"]["per_family"][f] - m1["quality"]["per_family"][f]
-                              for m1, m3 in zip(by["M1"], by["M3"])])) for f in by["M1"][0]["quality"]["per_family"]}
+    out = Path(out_dir) / SYSTEM
+    recipe, test_size = (QUICK, QUICK_TEST) if quick else (FULL, TEST_SIZE)
+    seeds = [seed] if quick else [seed + k for k in range(SEEDS)]
+    results = []
+    with tqdm(total=len(seeds) * len(MODELS), desc=SYSTEM, unit="model", disable=not progress, dynamic_ncols=True) as bar:
+        for s in seeds:
+            results.append(run_seed(World(recipe, s, test_size), out / "runs" / f"seed-{s}", device, bar))
+    worlds = [World(recipe, s, 1) for s in seeds]
+    chance = [chance_pairwise(w, s) for w, s in zip(worlds, seeds)]
+    by = {name: [r[name] for r in results] for name in MODELS}
+    claims = claims_from(by, chance)
 
-    claims = [
-        Claim("instruction following improves each iteration (test q: M1 < M2 < M3)", PAPER["q"],
-              f"q {q['M1']:.3f} -> {q['M2']:.3f} -> {q['M3']:.3f} (seeds: M1 {_per_seed(by['M1'], 'quality', 'q')}; "
-              f"M2 {_per_seed(by['M2'], 'quality', 'q')}; M3 {_per_seed(by['M3'], 'quality', 'q')})",
-              q["M2"] > q["M1"] and q["M3"] > q["M2"]),
-        Claim("M2 beats M1 head to head (the card's gate: seed-mean q(M2) - q(M1) > 0, wins > losses)", PAPER["h2h"],
-              f"M2 vs M1 {_wtl(h['M2/M1'])}; q(M2) - q(M1) = {q['M2'] - q['M1']:+.3f}",
-              q["M2"] > q["M1"] and h["M2/M1"]["win"] > h["M2/M1"]["loss"]),
-        Claim("M3 beats M2 and the SFT baseline head to head", PAPER["h2h"],
-              f"M3 vs M2 {_wtl(h['M3/M2'])}; M3 vs SFT {_wtl(h['M3/sft'])}",
-              h["M3/M2"]["win"] > h["M3/M2"]["loss"] and h["M3/sft"]["win"] > h["M3/sft"]["loss"]),
-        Claim("M1 (IFT + EFT) follows instructions about as well as the SFT baseline (|win - loss| < 10 points)",
-              PAPER["m1_sft"], f"M1 vs SFT {_wtl(h['M1/sft'])}; q {q['M1']:.3f} vs {q['sft']:.3f}",
-              abs(h["M1/sft"]["win"] - h["M1/sft"]["loss"]) < 10),
-        Claim("EFT makes a judge: M1's pairwise accuracy far above the SFT baseline's", PAPER["judge_sft"],
-              f"{100 * acc['M1']:.1f} vs {100 * acc['sft']:.1f} % (parse rate {_mean(by['M1'], 'judge', 'parse_rate'):.2f} vs "
-              f"{_mean(by['sft'], 'judge', 'parse_rate'):.2f})", acc["M1"] > acc["sft"]),
-        Claim("judging improves too, without new judge data (pairwise M1 <= M2 <= M3)", PAPER["judge_iter"],
-              f"{100 * acc['M1']:.1f} -> {100 * acc['M2']:.1f} -> {100 * acc['M3']:.1f} % (seeds: "
-              + "; ".join(" -> ".join(f"{100 * r['judge']['pairwise']:.1f}" for r in (m1, m2, m3))
-                          for m1, m2, m3 in zip(by["M1"], by["M2"], by["M3"])) + ")",
-              acc["M2"] >= acc["M1"] and acc["M3"] >= acc["M2"],
-              "" if all(a["judge"]["pairwise"] <= b["judge"]["pairwise"] <= c["judge"]["pairwise"]
-                        for a, b, c in zip(by["M1"], by["M2"], by["M3"])) else "in the seed mean only, not in every seed"),
-        Claim("without EFT: fewer pairs and a worse M3", PAPER["noeft"],
-              f"pairs {pairs['noeft-M2']:.0f} / {pairs['noeft-M3']:.0f} vs {pairs['M2']:.0f} / {pairs['M3']:.0f}; "
-              f"q(M3) {q['noeft-M3']:.3f} vs {q['M3']:.3f}",
-              pairs["noeft-M2"] + pairs["noeft-M3"] < pairs["M2"] + pairs["M3"] and q["noeft-M3"] < q["M3"]),
-        Claim("positive examples alone (SFT on self-judged 5s) give no gain over M1 (|win - loss| < 10 points)",
-              PAPER["positive"], f"vs M1 {_wtl(h['positive/M1'])}; q {q['positive']:.3f} vs {q['M1']:.3f}; "
-              f"{np.mean([r['examples'] for r in by['positive']]) - seed_examples:.0f} added examples (seed mean)", abs(h["positive/M1"]["win"] - h["positive/M1"]["loss"]) < 10),
-        Claim("the add family (arithmetic) gains least from M1 to M3", PAPER["add"],
-              ", ".join(f"{f} {v:+.2f}" for f, v in sorted(gain.items(), key=lambda kv: kv[1])),
-              min(gain, key=gain.get) == "add"),
-    ]
-
-    names = ["sft", "M1", "M2", "M3", "noeft-M2", "noeft-M3", "positive", "oracle-M2", "oracle-M3"]
     rows = ["| model | test q | exact | length ratio | judge pairwise | 5-best | exact order | Spearman | Kendall | parse rate | "
             "AIFT pairs | pairs agreeing with the rubric |", "| --- |" + " --- |" * 11]
-    for name in names:
+
+    def mean(values):
+        values = [v for v in values if v is not None and np.isfinite(v)]
+        return f"{np.mean(values):.3f}" if values else "-"
+
+    for name in MODELS:
         rs = by[name]
-        judge_cells = " | ".join(f"{_mean(rs, 'judge', k):.3f}" for k in ("pairwise", "five_best", "exact_match", "spearman",
-                                                                           "kendall", "parse_rate"))
-        agree = [r.get("pair_agreement") for r in rs if r.get("pair_agreement") is not None]
-        rows.append(f"| {name} | {q[name]:.3f} | {_mean(rs, 'quality', 'exact'):.3f} | {_mean(rs, 'quality', 'length_ratio'):.2f}"
-                    f" | {judge_cells} | {f'{pairs[name]:.0f}' if name in pairs else '-'} | "
-                    f"{f'{np.mean(agree):.2f}' if agree else '-'} |")
+        judge_cells = " | ".join(mean([r["judge"][k] for r in rs]) for k in ("pairwise", "five_best", "exact_match",
+                                                                               "spearman", "kendall", "parse_rate"))
+        pairs = f"{np.mean([r['pairs'] for r in rs]):.0f}" if "pairs" in rs[0] else "-"
+        rows.append(f"| {name} | {mean([r['quality']['q'] for r in rs])} | {mean([r['quality']['exact'] for r in rs])} | "
+                    f"{mean([r['quality']['length_ratio'] for r in rs])} | {judge_cells} | {pairs} | "
+                    f"{mean([r.get('pair_agreement') for r in rs])} |")
     chains = {"self-rewarding (M1 -> M3)": [[r["sft"], r["M1"], r["M2"], r["M3"]] for r in results],
               "no EFT (SFT -> M3')": [[r["sft"], r["sft"], r["noeft-M2"], r["noeft-M3"]] for r in results],
               "oracle rewards (control)": [[r["sft"], r["M1"], r["oracle-M2"], r["oracle-M3"]] for r in results]}
     from paperzoo.self_rewarding.plots import iteration_figure
 
     plot = iteration_figure(chains, out / "iterations.png")
+    base = worlds[0]
     setup = (f"A tiny Llama (4 layers, d 128, 0.87M parameters) on the instruction world: IFT {recipe.ift_size}, EFT "
              f"{recipe.eft_train_size} instructions ({len(base.eft)} judgments) / {recipe.eft_eval_size} "
              f"eval, {recipe.prompts_per_iteration} new prompts per iteration, N = {recipe.candidates} candidates, "
              f"{recipe.judgments} judgments each (T {recipe.temperature}, p {recipe.top_p}); SFT {recipe.sft_steps} steps "
              f"(LR {recipe.sft_lr:g} cosine to {recipe.sft_final_lr:g}), DPO {recipe.dpo_steps} steps (LR {recipe.dpo_lr:g} "
-             f"linear to {recipe.dpo_final_lr:g}, beta {recipe.beta}), batch {recipe.batch_size}, early stopping on "
-             f"{VALID_SIZE} validation prompts; {test_size} test prompts scored by the rubric (q 0-5) in place of GPT-4; seeds "
-             f"{list(seeds)}." + (" QUICK run: too short to read anything into." if quick else ""))
+             f"linear to {recipe.dpo_final_lr:g}, beta {recipe.beta}), batch {recipe.batch_size}, "
+             + (f"early stopping on {VALID_SIZE} validation prompts; " if recipe.eval_every else "no early stopping; ")
+             + f"{test_size} test prompts scored by the rubric (q 0-5) in place of GPT-4; seeds {seeds}. Numbers are "
+             "seed mean ± SE (per seed); head to head is win/tie/loss in % over all seeds' test answers (equal q: tie). "
+             "Baselines: the SFT baseline for instruction quality, a random judge (mean of 3 uniform scores 0-5) for "
+             "judging; M0 is the untrained model. The table below gives seed means.")
     rel = lambda p: str(Path(p).relative_to(Path(out_dir)))  # noqa: E731
-    return SystemReport("self_rewarding", TITLE, "2401.10020", "paperzoo self_rewarding reproduce" + (" --quick" if quick else ""),
-                        claims=claims, plots=[rel(plot)], setup=setup, tables=["\n".join(rows)])
+    return SystemReport(SYSTEM, TITLE, "2401.10020", "paperzoo self_rewarding reproduce" + (" --quick" if quick else ""),
+                        claims=claims, plots=[rel(plot)], setup=setup, tables=["\n".join(rows)], quick=quick)
