@@ -71,7 +71,10 @@ def test_generate_and_judge_read_the_policy_back(run_dir, tmp_path):
 def test_bad_input_is_one_clear_error(run_dir, tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["self_rewarding", "generate", "--model", str(tmp_path / "none"), "--prompt", "x"])
-    assert res.exit_code == 1 and "does not exist" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 1 and "no such checkpoint folder" in res.output and "Traceback" not in res.output
+    (tmp_path / "empty").mkdir()
+    res = runner.invoke(main, ["self_rewarding", "judge", "--model", str(tmp_path / "empty"), "--prompt", "x", "--response", "y"])
+    assert res.exit_code == 1 and "has no config.json" in res.output and "Traceback" not in res.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "max : 1 2 3", "responses": ["3"]}\n{"prompt": 4}\n')
     res = runner.invoke(main, ["self_rewarding", "judge", "--model", str(run_dir / "M1"), "--in", str(bad)])
@@ -84,3 +87,29 @@ def test_bad_input_is_one_clear_error(run_dir, tmp_path):
     assert res.exit_code == 1 and "not a named config (" in res.output
     res = runner.invoke(main, ["self_rewarding", "configs"])
     assert res.exit_code == 0 and "68,976,648,192" in res.output
+
+
+def test_model_tiny_is_the_default_chain_trained_once_into_the_cache(monkeypatch):
+    """`--model tiny` in generate / judge: M3 of `train`'s defaults, trained on first use (said first), then reused."""
+    from pathlib import Path
+
+    from paperzoo.self_rewarding import run as run_module
+    from paperzoo.self_rewarding.policy import new_policy
+
+    calls = []
+
+    def chain(model, recipe, out, seed, device, iterations):  # stands in for the 4-minute training
+        calls.append((model, recipe, seed, iterations))
+        new_policy("tiny", seed).save(Path(out) / "M3")
+        return {"models": []}
+
+    monkeypatch.setattr(run_module, "train_chain", chain)
+    outputs = []
+    for _ in range(2):
+        res = CliRunner().invoke(main, ["self_rewarding", "generate", "--model", "tiny", "--prompt", "max : 1 2", "-n", "2",
+                                        "--seed", "5", "--device", "cpu"])
+        assert res.exit_code == 0, res.output
+        outputs.append(res.output)
+    assert calls == [("tiny", "tiny", 5, 2)]  # trained once, with this seed
+    assert "training the default world chain once" in outputs[0] and "training" not in outputs[1]
+    assert outputs[0].splitlines()[-3:] == outputs[1].splitlines()[-3:]  # the same policy, the same seed: the same samples

@@ -64,9 +64,10 @@ def test_world_judge_returns_k_scores_per_response_and_repeats_with_the_seed():
 
     def run(seed):
         return judge(policy.model, policy.fmt, instructions, responses, judgments=3, max_new_tokens=24,
-                     generator=torch.Generator().manual_seed(seed))
+                     generator=torch.Generator().manual_seed(seed), return_texts=True)
 
-    scores = run(0)
-    assert [len(row) for row in scores] == [3, 2]
-    assert all(len(s) == 3 and all(v is None or 0 <= v <= 5 for v in s) for row in scores for s in row)
-    assert run(0) == scores
+    scores, texts = run(0)
+    assert [len(row) for row in scores] == [3, 2] == [len(row) for row in texts]
+    assert all(len(s) == 3 for row in scores for s in row) and all(len(t) == 3 for row in texts for t in row)
+    assert run(0) == (scores, texts)  # the same seed, the same judgments
+    assert run(1)[1] != texts  # another seed samples other judgments
