@@ -85,3 +85,4 @@ def test_verdict_round_trips_and_renders_its_numbers():
 
 def test_spread_quotes_mean_se_and_seeds():
     assert spread([0.5, 0.6, 0.55]) == f"0.550 ± {np.std([0.5, 0.6, 0.55], ddof=1) / math.sqrt(3):.3f} (0.500, 0.600, 0.550)"
+    assert spread([0.5]) == "0.500 (one seed)"

@@ -159,6 +159,8 @@ def unmeasured(reason: str = "") -> Verdict:
 def spread(values: Sequence[float], fmt: str = "{:.3f}") -> str:
     """'0.512 ± 0.021 (0.49, 0.53, 0.52)': a seed mean with its standard error and the seeds."""
     v = _values("values", values)
+    if v.size == 1:
+        return fmt.format(v[0]) + " (one seed)"
     mean, se = mean_and_se(v)
     seeds = ", ".join(fmt.format(x) for x in v)
     return f"{fmt.format(mean)} ± {fmt.format(se) if np.isfinite(se) else 'n/a'} ({seeds})"
