@@ -65,7 +65,8 @@ def config_from_params(params: dict, path: Path | str = "checkpoint") -> Vocoder
     for schedule in ("zero-snr", "linear"):
         candidate = replace(config, schedule=schedule)
         if torch.allclose(betas, training_betas(candidate), rtol=1e-3, atol=1e-6):
-            return candidate
+            # sample with the checkpoint's own (float32) betas, as the official sampler does
+            return replace(candidate, betas=tuple(betas.tolist()))
     raise CheckpointError(f"{path}: its noise_schedule is neither the zero-SNR nor the linear schedule of "
                           f"{len(betas)} steps (first betas {betas[:3].tolist()})")
 

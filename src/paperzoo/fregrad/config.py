@@ -55,6 +55,9 @@ class VocoderConfig:
     steps: int = 50
     beta_start: float = 1e-4
     beta_end: float = 0.05
+    # the training betas as given (an official checkpoint's float32 noise_schedule, which its
+    # sampler uses); None: computed in float64 from schedule / beta_start / beta_end
+    betas: tuple[float, ...] | None = None
     mag_weight: float = 0.1
     mag_res: str = "official"
     cutoff_filter: bool = True
@@ -63,6 +66,10 @@ class VocoderConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "upsample_strides", tuple(self.upsample_strides))
+        if self.betas is not None:
+            object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+            if len(self.betas) != self.steps or not all(0.0 < b < 1.0 for b in self.betas):
+                raise ConfigError(f"VocoderConfig.betas: expected {self.steps} values in (0, 1), got {len(self.betas)}")
         choices = {"prior": ("separate", "single", "none"), "prior_filter": ("official", "none"),
                    "schedule": ("zero-snr", "linear"), "mag_res": ("official", "paper")}
         for name, allowed in choices.items():

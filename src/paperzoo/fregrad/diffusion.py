@@ -28,7 +28,10 @@ from paperzoo.fregrad.schedule import gammas, linear_betas, zero_snr_betas
 
 
 def training_betas(config: VocoderConfig) -> Tensor:
-    """The betas the model trains with (float64): linear, or Eq. 8's zero-SNR rescaling of them."""
+    """The betas the model trains with (float64): a checkpoint's own (`config.betas`, e.g. the
+    official float32 schedule), else linear, or Eq. 8's zero-SNR rescaling of them."""
+    if config.betas is not None:
+        return torch.tensor(config.betas, dtype=torch.float64)
     betas = linear_betas(config.steps, config.beta_start, config.beta_end)
     return zero_snr_betas(betas) if config.schedule == "zero-snr" else betas
 
@@ -40,10 +43,15 @@ def q_sample(x0: Tensor, t: Tensor, noise: Tensor, gamma: Tensor) -> Tensor:
 
 
 def fractional_steps(train_betas: Tensor, sample_betas: Tensor) -> Tensor:
-    """For each sampling step, the (fractional) training step with the same sqrt(gamma)."""
+    """For each sampling step, the (fractional) training step with the same sqrt(gamma).
+
+    A sqrt(gamma) within 1e-6 beyond either end of the training range (a schedule rounded
+    to float32) is taken as that end."""
     tg, sg = gammas(train_betas).sqrt().numpy(), gammas(sample_betas).sqrt().numpy()
     steps = []
     for s in sg:
+        if tg[-1] - 1e-6 <= s < tg[-1] or tg[0] < s <= tg[0] + 1e-6:
+            s = min(max(s, tg[-1]), tg[0])
         for t in range(len(tg) - 1):
             if tg[t + 1] <= s <= tg[t]:
                 steps.append(t + (tg[t] - s) / (tg[t] - tg[t + 1]))
@@ -73,10 +81,11 @@ def p_sample_loop(model, mel: Tensor, sigma: Tensor, betas: Tensor | None = None
     for n in tqdm(range(len(betas) - 1, -1, -1), desc="diffusion steps", leave=False, disable=not progress):
         t = steps[n].reshape(1).expand(x.shape[0]).to(device)
         eps = model(x, mel, t)
-        x = (x - float(betas[n] / (1 - gamma[n]).sqrt()) * eps) / float((1 - betas[n]).sqrt())
+        # the official order of float32 operations: c1 (x - c2 ε̂), then + s_t (z Σ^½)
+        x = float(1 / (1 - betas[n]).sqrt()) * (x - float(betas[n] / (1 - gamma[n]).sqrt()) * eps)
         if n > 0:
             s = float((betas[n] * (1 - gamma[n - 1]) / (1 - gamma[n])).sqrt())
-            x = x + s * torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype) * sigma
+            x = x + s * (torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype) * sigma)
         if config.clamp is not None:
             x = x.clamp(-config.clamp, config.clamp)
     return x
