@@ -82,13 +82,14 @@ def test_near_linear_kernel_first_order():
 
 
 def test_single_pair_value():
-    """N = 1 each: biased = 2000 (1 - exp(-||x - y||^2 / 200)); cos 0.614 gives ~7.7 (the official example's scale)."""
+    """N = 1 each: biased = 2000 (1 - exp(-||x - y||^2 / 200)). The official example's 7.696
+    (card §7) is the value at cos = 0.61446; cos 0.614 gives 7.7051."""
     x = np.array([[1.0, 0.0]])
-    c = 0.614
-    y = np.array([[c, np.sqrt(1 - c * c)]])
-    expected = 2000 * (1 - np.exp(-np.sum((x - y) ** 2) / 200))
-    assert cmmd(x, y, estimator="biased") == pytest.approx(expected, rel=1e-12)
-    assert 7.6 < expected < 7.8
+    for c, pinned in ((0.614, 7.70512), (0.61446, 7.69595)):
+        y = np.array([[c, np.sqrt(1 - c * c)]])
+        expected = 2000 * (1 - np.exp(-np.sum((x - y) ** 2) / 200))
+        assert cmmd(x, y, estimator="biased") == pytest.approx(expected, rel=1e-12)
+        assert cmmd(x, y, estimator="biased") == pytest.approx(pinned, abs=1e-5)
 
 
 def test_unbiased_is_unbiased_and_biased_is_not():

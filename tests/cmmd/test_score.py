@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,10 +83,14 @@ def test_cli_score_and_embed(setup, tmp_path):
                                "--json", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output[res.output.index("{"):])
-    assert data["n_eval"] == 70 and data["cmmd_unbiased"] is not None
+    assert data["n_eval"] == 70
+    assert data["cmmd_unbiased"] == pytest.approx(score(setup / "ref", setup / "gen", setup / "embedder", progress=False)["cmmd_unbiased"])
     res = runner.invoke(main, ["cmmd", "score", str(setup / "ref"), str(setup / "gen"), "--embedder", str(setup / "embedder"),
                                "--max-count", "40", "--device", "cpu"])
-    assert "CMMD (unbiased, the paper's estimator)" in res.output and "FID: not computed" in res.output
+    few = score(setup / "ref", setup / "gen", setup / "embedder", max_count=40, progress=False)
+    assert f"CMMD (unbiased, the paper's estimator):        {few['cmmd_unbiased']:.3f}" in res.output
+    assert f"CMMD (biased V-statistic, the official code's): {few['cmmd_biased']:.3f}" in res.output
+    assert "FID: not computed" in res.output and few["fid"] is None
     res = runner.invoke(main, ["cmmd", "embed", str(setup / "ref"), "--embedder", str(setup / "embedder"), "--out",
                                str(tmp_path / "ref.npz"), "--device", "cpu"])
     assert res.exit_code == 0 and "70 x 64" in res.output
@@ -111,3 +116,58 @@ def test_sharded_path_on_one_process(setup):
     x, y = rng.standard_normal((50, 6)), rng.standard_normal((31, 6))
     both = cmmd_sharded(x, y, acc, block=8, dtype=torch.float64)
     assert both["unbiased"] == pytest.approx(cmmd_both(x, y)["unbiased"], abs=1e-12)
+
+
+def test_cli_score_out_writes_the_json_result(setup, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "deep" / "result.json"
+    res = runner.invoke(main, ["cmmd", "score", str(setup / "ref"), str(setup / "gen"), "--embedder", str(setup / "embedder"),
+                               "--out", str(out), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    written = json.loads(out.read_text())
+    expected = score(setup / "ref", setup / "gen", setup / "embedder", progress=False)
+    assert written["cmmd_unbiased"] == pytest.approx(expected["cmmd_unbiased"]) and written["fid"] == pytest.approx(expected["fid"])
+    assert f"wrote {out}" in res.output and [p.name for p in out.parent.iterdir()] == ["result.json"]  # no temporary left
+
+
+def test_embedder_names_and_folders_as_model_source(setup, tmp_path):
+    runner = CliRunner()
+    (tmp_path / "notes.txt").write_text("x")
+    for bad, why in (("sparc-huge", "no such embedder"), (str(tmp_path / "absent"), "no such embedder"),
+                     (str(tmp_path / "notes.txt"), "a file that is not a .pt")):
+        res = runner.invoke(main, ["cmmd", "score", str(setup / "ref"), str(setup / "gen"), "--embedder", bad])
+        assert res.exit_code == 1, res.output
+        lines = res.output.strip().splitlines()
+        assert len(lines) == 1 and f"--embedder {bad}" in lines[0] and why in lines[0], res.output
+        assert "(sparc-tiny)" in lines[0]  # names the allowed name
+    assert load_embedder(setup / "embedder").dim == 64  # a folder
+
+
+def test_first_score_with_the_default_embedder_says_it_trains_it(setup, monkeypatch):
+    """A fresh cache: `cmmd score` announces the one-off training (where it is cached) before it
+    starts, then trains with a progress bar; the second call finds it cached and says nothing.
+    The trainer is replaced by one that saves an untrained tiny model (instant)."""
+    import importlib
+
+    from paperzoo.cmmd.embedders import TRAIN_MINUTES, default_embedder_folder
+    from paperzoo.sparc.model import SparcModel
+
+    calls = []
+
+    def fake_train(config, train_config, out_dir, seed=0, device="cpu", progress=True, **kwargs):
+        calls.append({"out_dir": Path(out_dir), "progress": progress, "config": (config, train_config), "seed": seed})
+        torch.manual_seed(seed)
+        SparcModel("tiny").save_pretrained(Path(out_dir) / "model")
+
+    sparc_train = importlib.import_module("paperzoo.sparc.train")  # the module (the package exports a function of that name)
+    monkeypatch.setattr(sparc_train, "train", fake_train)
+    runner = CliRunner()
+    args = ["cmmd", "score", str(setup / "ref"), str(setup / "gen"), "--device", "cpu"]
+    res = runner.invoke(main, args)
+    assert res.exit_code == 0, res.output
+    message = f"training the offline SPARC embedder once (~{TRAIN_MINUTES} min on 2 CPU cores), cached in {default_embedder_folder(0)}"
+    assert message in res.output
+    assert res.output.index(message) < res.output.index("CMMD (unbiased")  # before it starts
+    assert calls == [{"out_dir": default_embedder_folder(0), "progress": True, "config": ("tiny", "tiny"), "seed": 0}]
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0 and "training the offline" not in again.output and len(calls) == 1

@@ -8,8 +8,20 @@ import click
 
 from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
 
-EMBEDDER_HELP = ("'sparc-tiny' (default: the tiny SPARC encoder trained on the scene world, cached), a SPARC "
-                 "checkpoint folder, a Hugging Face CLIP folder (e.g. clip-vit-large-patch14-336) or an OpenAI CLIP .pt file.")
+EMBEDDER_HELP = ("NAME|FOLDER, as --model elsewhere: 'sparc-tiny' (the tiny SPARC encoder trained on the scene world; "
+                 "trained once on first use, ~5 min, then cached), a SPARC checkpoint folder or a Hugging Face CLIP folder "
+                 "(e.g. clip-vit-large-patch14-336); an OpenAI CLIP .pt file also works.")
+
+
+def embedder_option(default: str | None = "sparc-tiny", help: str = EMBEDDER_HELP):
+    return click.option("--embedder", default=default, show_default=default is not None, metavar="NAME|FOLDER", help=help)
+
+
+def _write_json(path: Path, result: dict) -> None:
+    from paperzoo.core.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result, indent=1) + "\n")
 
 
 @click.group(cls=Group)
@@ -31,7 +43,7 @@ def _format(result: dict) -> str:
 @cli.command()
 @click.argument("ref", type=click.Path(path_type=Path))
 @click.argument("eval_", metavar="EVAL", type=click.Path(path_type=Path))
-@click.option("--embedder", default="sparc-tiny", show_default=True, help=EMBEDDER_HELP)
+@embedder_option()
 @click.option("--max-count", type=int, default=None, help="Use the first N images of each folder (sorted by name).")
 @click.option("--cache", type=click.Path(path_type=Path), default=None,
               help="Folder for embedding caches, keyed by model, preprocessing and file list.")
@@ -39,12 +51,14 @@ def _format(result: dict) -> str:
 @click.option("--drop-remainder", type=int, default=None,
               help="Drop the last len %% B images, as the official code does with batch size B (for parity only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@out_option(None, "Also write the result as JSON to this file (written atomically).")
 @device_option
-def score(ref, eval_, embedder, max_count, cache, batch_size, drop_remainder, as_json, device):
+def score(ref, eval_, embedder, max_count, cache, batch_size, drop_remainder, as_json, out, device):
     """Score the images of EVAL against REF (folders of png/jpg, or .npz embedding files).
 
     Prints CMMD with both estimators (labelled) and FID on the same embeddings. Under
     `accelerate launch` with several processes, embedding and kernel sums are sharded.
+    Scoring is deterministic (no --seed); the default embedder is trained once on first use.
     """
     from paperzoo.cmmd.embedders import load_embedder
     from paperzoo.cmmd.score import score as run
@@ -60,12 +74,16 @@ def score(ref, eval_, embedder, max_count, cache, batch_size, drop_remainder, as
     else:
         result = run(ref, eval_, embedder, max_count=max_count, cache=cache, device=resolve_device(device),
                      batch_size=batch_size, drop_remainder=drop_remainder)
+    if out is not None:
+        _write_json(out, result)
     click.echo(json.dumps(result, indent=1) if as_json else _format(result))
+    if out is not None and not as_json:
+        click.echo(f"wrote {out}")
 
 
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("--embedder", default="sparc-tiny", show_default=True, help=EMBEDDER_HELP)
+@embedder_option()
 @click.option("--max-count", type=int, default=None, help="Use the first N images (sorted by name).")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @out_option("embeddings.npz", "The .npz to write (array 'embeddings', plus metadata).")
@@ -82,8 +100,9 @@ def embed(folder, embedder, max_count, batch_size, out, device):
 
 
 @cli.command()
-@click.option("--quick", is_flag=True, help="One seed, fewer images: a smoke test of the pipeline, not a result.")
-@click.option("--embedder", default="sparc-tiny", show_default=True, help=EMBEDDER_HELP)
+@click.option("--quick", is_flag=True, help="Fewer images and a briefly trained embedder: a smoke test of the pipeline "
+              "(about 3 minutes), not a result.")
+@embedder_option(None, EMBEDDER_HELP + " Default: sparc-tiny (with --quick, a briefly trained tiny SPARC encoder).")
 @out_option("reproduction", "Report folder; results go to OUT/cmmd/.")
 @device_option
 @seed_option

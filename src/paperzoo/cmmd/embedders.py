@@ -11,7 +11,10 @@
   (TorchScript archive or plain state dict; key map below). Normalised with the CLIP mean
   and std, as `embedding.py` does.
 
-`load_embedder(spec)` picks one from a path; `fingerprint` names the weights for caches.
+`load_embedder(spec)` picks one from a name or a path (the `--embedder NAME|FOLDER` forms of
+core's `model_source`, plus an OpenAI `.pt` file); `fingerprint` names the weights for caches.
+The default, "sparc-tiny", is trained on first use (about 5 minutes on 2 CPU cores) and
+cached; `load_embedder` says so, with the training's progress bar, before it starts.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,15 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from paperzoo.core.errors import CheckpointError, InputError
+from paperzoo.core.cache import cache_dir
+from paperzoo.core.cli import model_source
+from paperzoo.core.errors import CheckpointError, InputError, PaperzooError
+
+DEFAULT_EMBEDDER = "sparc-tiny"  # the tiny SPARC image encoder trained on the scene world
+EMBEDDER_NAMES = (DEFAULT_EMBEDDER,)
+# Training the default embedder once (paperzoo.sparc `tiny`, 1,000 steps of batch 128):
+# measured 4-9 minutes on 2 CPU cores, depending on the machine and its load.
+TRAIN_MINUTES = "5"
 
 # CLIP ViT-L/14@336px, the paper's embedder (CLIPVisionConfig kwargs): 24 layers of width
 # 1024, 16 heads, 577 tokens, 1024 -> 768 projection; 304,293,888 parameters.
@@ -90,6 +102,22 @@ class Embedder:
 # ------------------------------------------------------------------------------ SPARC
 
 
+def default_embedder_folder(seed: int = 0) -> Path:
+    """Where `paperzoo.sparc.train.pretrained_tiny(seed)` caches its model (the same path;
+    tests/cmmd/test_score.py checks that the two agree)."""
+    return cache_dir("models") / f"sparc-tiny-seed{seed}"
+
+
+def default_embedder_is_trained(seed: int = 0) -> bool:
+    return (default_embedder_folder(seed) / "model").is_dir()
+
+
+def announce_training(seed: int = 0, file=None) -> None:
+    """One line before the default embedder is trained, so a first `score` does not look hung."""
+    print(f"training the offline SPARC embedder once (~{TRAIN_MINUTES} min on 2 CPU cores), cached in "
+          f"{default_embedder_folder(seed)}; later runs start at once", file=file or sys.stderr, flush=True)
+
+
 class SparcEmbedder(Embedder):
     """The global image embedding v̄ of a SPARC model (the default: the tiny world model)."""
 
@@ -98,6 +126,8 @@ class SparcEmbedder(Embedder):
         from paperzoo.sparc.train import pretrained_tiny
 
         if model is None:
+            if not default_embedder_is_trained(seed):
+                announce_training(seed)
             model, where = pretrained_tiny(seed=seed, device="cpu", progress=progress), f"sparc-tiny-seed{seed}"
             self.name = "sparc-tiny (scene world)"
         elif isinstance(model, (str, Path)):
@@ -207,14 +237,25 @@ class ClipEmbedder(Embedder):
 
 
 def load_embedder(spec: str | Path | None = None, device: str = "cpu", progress: bool = True) -> Embedder:
-    """None or "sparc-tiny": the default; a paperzoo SPARC checkpoint folder; a Hugging Face
-    CLIP folder; or an OpenAI CLIP .pt file."""
-    if spec is None or str(spec) == "sparc-tiny":
-        return SparcEmbedder(device=device, progress=progress)
+    """`spec` in the `--embedder NAME|FOLDER` forms (core `model_source`): None or a name
+    ("sparc-tiny", the default); a paperzoo SPARC checkpoint folder or a Hugging Face CLIP
+    folder; or, beside them, an OpenAI CLIP .pt file. Anything else: one CheckpointError."""
+    spec = DEFAULT_EMBEDDER if spec is None else spec
+    expected = (f"expected a named embedder ({', '.join(EMBEDDER_NAMES)}), a SPARC or Hugging Face CLIP checkpoint "
+                "folder, or an OpenAI CLIP .pt file")
     path = Path(spec)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such embedder (expected 'sparc-tiny', a SPARC or CLIP checkpoint folder, or a .pt file)")
-    if path.is_dir() and (path / "config.json").is_file():
+    if path.is_file():
+        if path.suffix.lower() in (".pt", ".pth"):
+            return ClipEmbedder(path, device=device)
+        raise CheckpointError(f"--embedder {spec}: a file that is not a .pt; {expected}")
+    try:
+        kind, value = model_source(spec, EMBEDDER_NAMES)
+    except PaperzooError:
+        raise CheckpointError(f"--embedder {spec}: no such embedder; {expected}") from None
+    if kind == "config":
+        return SparcEmbedder(device=device, progress=progress)
+    path = Path(value)
+    if (path / "config.json").is_file():
         try:
             data = json.loads((path / "config.json").read_text())
         except json.JSONDecodeError as e:

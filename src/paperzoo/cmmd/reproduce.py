@@ -4,23 +4,40 @@ Embedder: the tiny SPARC image encoder trained on the world's "train" split (D =
 any embedder given (e.g. a local CLIP ViT-L/14@336 folder; 48 px scenes are then resized
 with the same PIL bicubic step as files). Reference and evaluated sets are disjoint
 held-out scenes ("eval" and "test" splits), so level 0 compares two samples of one
-distribution.
+distribution. Seeds change the sets and the distortions' randomness, not the embedder:
+the claims are about the metric.
 
 1. Distortions (§6.2 in direction): blur, pixel noise, JPEG and a semantic jitter of the
-   scene graph, levels 0-5, 3 seeds, 512 images a side. Claim: CMMD rises monotonically
-   with the level (Spearman rho = 1 on the seed mean). FID on the same embeddings is
-   reported beside it; the paper's FID failure is about Inception features, so no claim is
-   made about FID here.
-2. Sample size (§6.3): pixel noise level 4, N in {32, ..., 1024}, 5 repeats. Claim: the unbiased
-   CMMD's mean does not move with N (each N's mean within 2 standard deviations, over
-   repeats, of the largest N's mean), while FID and the biased V-statistic fall as N grows.
-3. Normality (§3.3): Mardia's tests on 512 reference embeddings, Henze-Zirkler on their
-   top 8 principal components. Claim: normality is rejected (p < 1e-3).
+   scene graph, levels 0-5, 3 seeds, 512 images a side. Claim: CMMD rises with every step
+   of the level. FID on the same embeddings is reported beside it; the paper's FID failure
+   is about Inception features, so no claim is made about FID here.
+2. Sample size (§6.3): pixel noise level 4, N in {32, ..., 1024}, 5 repeats. Claim: the
+   unbiased CMMD does not move with N, while FID and the biased V-statistic fall as N grows.
+3. Normality (§3.3): Mardia's tests on the reference embeddings of each seed, Henze-Zirkler
+   on their top 8 principal components. Claim: normality is rejected (p < 1e-3).
+
+Every claim is decided by `paperzoo.core.verdict` over the per-seed (or per-repeat) numbers,
+paired by seed:
+- "rises with the level": `better(level k+1, level k, baseline=level 0)` for every step
+  k -> k+1 (each level above the previous one, and above the undistorted level, by more than
+  two standard errors; the first step compares with level 0 directly); the row quotes the
+  weakest step;
+- "undistorted ~ 0": `equivalent(level 0, 0, tolerance=5% of the mean level-5 value)`;
+- "does not depend on N": `equivalent(CMMD at N, CMMD at the largest N, tolerance=25%,
+  relative=True)` for every N (paired by repeat; the row quotes the worst N);
+- "falls as N grows": `better(value at the smallest N, value at the largest N)`;
+- "not normal": `better(-log10 p, 3)` on the least significant of the three tests per seed.
+
+Every unit of work (one seed's distortion curves and normality tests; one repeat of the
+sample-size test; the --quick embedder) goes through `paperzoo.core.runcache.cached_run`,
+keyed by its settings, the embedder's weights fingerprint and the code.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import matplotlib
@@ -32,13 +49,15 @@ from scipy import stats  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from paperzoo.cmmd.distortions import FAMILIES, LEVELS, distort  # noqa: E402
-from paperzoo.cmmd.embedders import Embedder, load_embedder  # noqa: E402
+from paperzoo.cmmd.embedders import Embedder, SparcEmbedder, load_embedder  # noqa: E402
 from paperzoo.cmmd.fid import fid  # noqa: E402
 from paperzoo.cmmd.images import preprocess, to_uint8_image  # noqa: E402
 from paperzoo.cmmd.mmd import cmmd_both  # noqa: E402
 from paperzoo.cmmd.normality import henze_zirkler, mardia  # noqa: E402
 from paperzoo.core.atomic import atomic_path  # noqa: E402
 from paperzoo.core.report import Claim, SystemReport, save_figure  # noqa: E402
+from paperzoo.core.runcache import cached_run  # noqa: E402
+from paperzoo.core.verdict import NO, NOT_SIGNIFICANT, Verdict, better, equivalent, spread, unmeasured  # noqa: E402
 from paperzoo.world.scenes import SceneConfig, make_scenes  # noqa: E402
 
 TITLE = "Rethinking FID: CMMD"
@@ -49,6 +68,23 @@ SIZES = (32, 64, 128, 256, 512, 1024)
 # ~0.01, under the noise of small N); noise level 4 (CMMD ~0.35) gives a distance clearly
 # above 0, so "stays put" and "drifts with N" can be told apart.
 SAMPLE_DISTORTION = ("noise", 4)
+METRICS = ("cmmd", "cmmd_biased", "fid")
+
+# Budgets. --quick also swaps the default embedder for one trained QUICK_EMBEDDER_STEPS
+# steps (cached), so that `reproduce all --quick` never waits for the full tiny SPARC run.
+FULL = dict(seeds=3, n=512, sizes=SIZES, repeats=5)
+QUICK = dict(seeds=3, n=128, sizes=(32, 128, 256), repeats=3)
+QUICK_EMBEDDER_STEPS = 100
+
+# Decision thresholds, fixed before looking at the numbers.
+ZERO_TOLERANCE = 0.05  # "undistorted ~ 0": |level 0| within 5% of the mean level-5 value
+FLAT_TOLERANCE = 0.25  # "does not depend on N": within 25% of the largest N's value
+NORMALITY_LOG10P = 3.0  # "not normal": p < 1e-3
+
+# Minutes on 2 cores (not re-measured for the full run: the distortion and sample-size parts
+# were timed at about 3 minutes at n = 512 with 3 seeds, plus training the default embedder
+# once, 4-9 minutes, where it is not yet cached; estimated). quick: measured, README.
+EXPECTED_MINUTES = {"full": 10, "quick": 3}
 
 
 def embed_uint8(embedder: Embedder, images: np.ndarray) -> np.ndarray:
@@ -64,49 +100,106 @@ def metrics(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
             "fid": fid(x, y) if min(len(x), len(y)) > x.shape[1] else float("nan")}
 
 
+def reference_set(seed: int, n: int):
+    return make_scenes(WORLD, SET_SEED + seed, n, split="eval")
+
+
+def distortion_curve(embedder: Embedder, seed: int, families=FAMILIES, n: int = 512,
+                     ref_emb: np.ndarray | None = None) -> dict:
+    """One seed: {family: {metric: [LEVELS values]}}. A distorted set equal to the undistorted
+    one (level 0 of blur, noise and semantic) is embedded once for all families."""
+    if ref_emb is None:
+        ref_emb = embed_uint8(embedder, reference_set(seed, n).images)
+    ev = make_scenes(WORLD, SET_SEED + seed, n, split="test")
+    clean = None
+    out = {}
+    for family in families:
+        rows = []
+        for level in range(LEVELS):
+            images = distort(family, level, ev.images, seed=seed, batch=ev, config=WORLD)
+            if np.array_equal(images, ev.images):
+                clean = embed_uint8(embedder, images) if clean is None else clean
+                emb = clean
+            else:
+                emb = embed_uint8(embedder, images)
+            rows.append(metrics(ref_emb, emb))
+        out[family] = {key: [r[key] for r in rows] for key in METRICS}
+    return out
+
+
 def distortion_curves(embedder: Embedder, families=FAMILIES, seeds=(0, 1, 2), n: int = 512, progress: bool = True) -> dict:
-    """{family: {metric: (seeds, LEVELS) list}} for each family."""
-    out = {f: {"cmmd": [], "cmmd_biased": [], "fid": []} for f in families}
-    jobs = [(s, f) for s in seeds for f in families]
-    cache: dict[int, tuple] = {}
-    for s, family in tqdm(jobs, desc="cmmd distortions", disable=not progress):
-        if s not in cache:
-            ref = make_scenes(WORLD, SET_SEED + s, n, split="eval")
-            ev = make_scenes(WORLD, SET_SEED + s, n, split="test")
-            cache = {s: (embed_uint8(embedder, ref.images), ev)}
-        ref_emb, ev = cache[s]
-        rows = [metrics(ref_emb, embed_uint8(embedder, distort(family, level, ev.images, seed=s, batch=ev, config=WORLD)))
-                for level in range(LEVELS)]
-        for key in out[family]:
-            out[family][key].append([r[key] for r in rows])
-    return out
+    """{family: {metric: (seeds, LEVELS) list}} for each family (uncached)."""
+    per_seed = [distortion_curve(embedder, s, families, n) for s in tqdm(seeds, desc="cmmd distortions", disable=not progress)]
+    return stack(per_seed)
 
 
-def sample_size_curves(embedder: Embedder, sizes=SIZES, repeats: int = 5, seed: int = 0, progress: bool = True) -> dict:
-    """{metric: (repeats, len(sizes)) list} at SAMPLE_DISTORTION, fresh sets per repeat."""
-    out = {"cmmd": [], "cmmd_biased": [], "fid": []}
-    for r in tqdm(range(repeats), desc="cmmd sample sizes", disable=not progress):
-        ref = make_scenes(WORLD, SET_SEED + 100 + seed * repeats + r, max(sizes), split="eval")
-        ev = make_scenes(WORLD, SET_SEED + 100 + seed * repeats + r, max(sizes), split="test")
-        x = embed_uint8(embedder, ref.images)
-        family, level = SAMPLE_DISTORTION
-        y = embed_uint8(embedder, distort(family, level, ev.images, seed=seed * repeats + r))
-        rows = [metrics(x[:n], y[:n]) for n in sizes]
-        for key in out:
-            out[key].append([row[key] for row in rows])
-    return out
+def stack(per_seed: list[dict]) -> dict:
+    """[{family: {metric: levels}}] per seed -> {family: {metric: (seeds, LEVELS) list}}."""
+    return {f: {key: [c[f][key] for c in per_seed] for key in METRICS} for f in per_seed[0]}
 
 
-def normality(embedder: Embedder, n: int = 512, seed: int = 0) -> dict:
-    x = embed_uint8(embedder, make_scenes(WORLD, SET_SEED + seed, n, split="eval").images).astype(np.float64)
+def sample_size_repeat(embedder: Embedder, repeat: int, sizes=SIZES) -> dict:
+    """One repeat of the sample-size test: {metric: [len(sizes) values]}; fresh sets per repeat,
+    the first N of each set for every N."""
+    ref = make_scenes(WORLD, SET_SEED + 100 + repeat, max(sizes), split="eval")
+    ev = make_scenes(WORLD, SET_SEED + 100 + repeat, max(sizes), split="test")
+    x = embed_uint8(embedder, ref.images)
+    family, level = SAMPLE_DISTORTION
+    y = embed_uint8(embedder, distort(family, level, ev.images, seed=repeat))
+    rows = [metrics(x[:n], y[:n]) for n in sizes]
+    return {key: [row[key] for row in rows] for key in METRICS}
+
+
+def normality(embeddings: np.ndarray) -> dict:
+    x = np.asarray(embeddings, np.float64)
     centred = x - x.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    return {"mardia": mardia(x), "henze_zirkler_top8": henze_zirkler(centred @ vt[:8].T), "n": n, "dim": x.shape[1]}
+    return {"mardia": mardia(x), "henze_zirkler_top8": henze_zirkler(centred @ vt[:8].T), "n": len(x), "dim": x.shape[1]}
+
+
+def normality_strength(result: dict) -> float:
+    """-log10 of the least significant p of the three tests (Mardia skewness, kurtosis, HZ), capped at 300."""
+    p = max(result["mardia"]["skewness_p"], result["mardia"]["kurtosis_p"], result["henze_zirkler_top8"]["p"])
+    return float(min(300.0, -np.log10(max(p, 1e-300)))) if np.isfinite(p) else 0.0
 
 
 def monotone(values) -> float:
     """Spearman rho of the seed-mean curve against the level."""
     return float(stats.spearmanr(np.arange(LEVELS), np.nanmean(np.asarray(values), 0)).statistic)
+
+
+# ------------------------------------------------------------------------------ verdicts
+
+
+def _t(v: Verdict) -> float:
+    return v.diff / v.se if np.isfinite(v.se) and v.se > 0 else (np.inf if v.diff > 0 else -np.inf)
+
+
+def weakest(verdicts: dict[str, Verdict]) -> Verdict:
+    """All of several verdicts: "no" if any is no, else "not significant" if any is, else yes;
+    the one returned (with its label in the reason) is the deciding, weakest one."""
+    for holds in (NO, NOT_SIGNIFICANT):
+        bad = {k: v for k, v in verdicts.items() if v.holds == holds}
+        if bad:
+            label, v = min(bad.items(), key=lambda kv: _t(kv[1]))
+            break
+    else:
+        label, v = min(verdicts.items(), key=lambda kv: _t(kv[1]))
+    return replace(v, reason="; ".join(b for b in (f"weakest: {label}", v.reason) if b))
+
+
+def rises_verdict(curve) -> Verdict:
+    """curve: (seeds, LEVELS). Every step k -> k+1 up by > 2 SE, and every level above level 0."""
+    c = np.asarray(curve, float)
+    return weakest({f"level {k}->{k + 1}": better(c[:, k + 1], c[:, k], baseline=c[:, 0] if k else None)
+                    for k in range(LEVELS - 1)})  # level 0 is the baseline; the first step is compared with it directly
+
+
+def flat_verdict(curve, sizes) -> Verdict:
+    """curve: (repeats, len(sizes)). Each N within FLAT_TOLERANCE (relative) of the largest N."""
+    c = np.asarray(curve, float)
+    return weakest({f"N={s}": equivalent(c[:, i], c[:, -1], tolerance=FLAT_TOLERANCE, relative=True)
+                    for i, s in enumerate(sizes[:-1])})
 
 
 # ------------------------------------------------------------------------------ plots
@@ -132,7 +225,8 @@ def sample_size_plot(curves: dict, sizes, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(keys), figsize=(13, 3.4))
     for ax, (key, label) in zip(axes, keys):
         v = np.asarray(curves[key], dtype=float)
-        ax.errorbar(sizes, np.nanmean(v, 0), yerr=np.nanstd(v, 0), marker="o", capsize=3)
+        ok = ~np.all(np.isnan(v), 0)
+        ax.errorbar(np.asarray(sizes)[ok], np.nanmean(v[:, ok], 0), yerr=np.nanstd(v[:, ok], 0), marker="o", capsize=3)
         ax.set_xscale("log", base=2)
         ax.set_xlabel("N images per set")
         ax.set_title(label)
@@ -144,67 +238,137 @@ def sample_size_plot(curves: dict, sizes, path: Path) -> Path:
 # ------------------------------------------------------------------------------ run
 
 
+def quick_embedder(out: Path, seed: int, device: str) -> SparcEmbedder:
+    """The tiny SPARC encoder trained QUICK_EMBEDDER_STEPS steps (cached): --quick's default."""
+    from paperzoo.sparc.train import train
+
+    settings = {"unit": "quick-embedder", "config": "tiny", "train_config": "tiny", "steps": QUICK_EMBEDDER_STEPS,
+                "seed": seed, "device": device}
+
+    def fn(folder: Path) -> dict:
+        start = time.perf_counter()
+        train("tiny", "tiny", out_dir=folder, seed=seed, device=device, progress=False, steps=QUICK_EMBEDDER_STEPS)
+        return {"train_seconds": time.perf_counter() - start}
+
+    folder = out / "runs" / "quick-embedder"
+    cached_run(folder, "cmmd", settings, fn)
+    return SparcEmbedder(folder / "model")
+
+
 def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str = "cpu", seed: int = 0,
         embedder: str | Path | Embedder | None = None) -> SystemReport:
+    """`embedder`: None for the default (the tiny SPARC encoder; with `quick`, one trained
+    QUICK_EMBEDDER_STEPS steps), a name or folder as `--embedder` takes, or an Embedder."""
     out = Path(out_dir) / "cmmd"
     out.mkdir(parents=True, exist_ok=True)
-    model = embedder if isinstance(embedder, Embedder) else load_embedder(embedder, device)
-    seeds = tuple(range(seed, seed + (1 if quick else 3)))
-    n, sizes, repeats = (128, SIZES[:4], 2) if quick else (512, SIZES, 5)
+    budget = QUICK if quick else FULL
+    seeds = tuple(range(seed, seed + budget["seeds"]))
+    n, sizes, repeats = budget["n"], tuple(budget["sizes"]), budget["repeats"]
+    repeat_ids = tuple(range(seed * repeats, seed * repeats + repeats))
 
-    curves = distortion_curves(model, seeds=seeds, n=n)
-    sample = sample_size_curves(model, sizes, repeats, seed)
-    normal = normality(model, n, seed)
+    units = len(seeds) + repeats + 1
+    with tqdm(total=units, desc="cmmd", unit="unit") as bar:
+        bar.set_postfix_str("embedder")
+        if isinstance(embedder, Embedder):
+            model = embedder
+        elif embedder is None and quick:
+            model = quick_embedder(out, seed, device)
+        else:
+            model = load_embedder(embedder, device, progress=False)
+        bar.update()
+        identity = {"embedder": model.describe(), "world": asdict(WORLD), "set_seed": SET_SEED}
+
+        per_seed = []
+        for s in seeds:
+            bar.set_postfix_str(f"distortions, seed {s}")
+
+            def seed_unit(folder: Path, s=s) -> dict:
+                ref_emb = embed_uint8(model, reference_set(s, n).images)
+                return {"curves": distortion_curve(model, s, FAMILIES, n, ref_emb=ref_emb), "normality": normality(ref_emb)}
+
+            per_seed.append(cached_run(out / "runs" / f"distortions-seed{s}", "cmmd",
+                                       {**identity, "unit": "distortions", "families": list(FAMILIES), "n": n, "seed": s},
+                                       seed_unit))
+            bar.update()
+        per_repeat = []
+        for r in repeat_ids:
+            bar.set_postfix_str(f"sample sizes, repeat {r}")
+            per_repeat.append(cached_run(out / "runs" / f"sample-size-repeat{r}", "cmmd",
+                                         {**identity, "unit": "sample-size", "sizes": list(sizes),
+                                          "distortion": list(SAMPLE_DISTORTION), "repeat": r},
+                                         lambda folder, r=r: sample_size_repeat(model, r, sizes)))
+            bar.update()
+
+    curves = stack([u["curves"] for u in per_seed])
+    sample = {key: [u[key] for u in per_repeat] for key in METRICS}
+    normal = [u["normality"] for u in per_seed]
     with atomic_path(out / "results.json") as tmp:
         tmp.write_text(json.dumps({"embedder": model.describe(), "seeds": seeds, "n": n, "distortions": curves,
-                                   "sample_sizes": {"sizes": list(sizes), **sample}, "normality": normal}, indent=1))
+                                   "sample_sizes": {"sizes": list(sizes), "repeats": list(repeat_ids), **sample},
+                                   "normality": normal}, indent=1))
     plots = [distortion_plot(curves, out / "distortions.png"), sample_size_plot(sample, sizes, out / "sample_size.png")]
-
-    claims = []
-    for family in curves:
-        rho, rho_fid = monotone(curves[family]["cmmd"]), monotone(curves[family]["fid"])
-        mean = np.mean(curves[family]["cmmd"], 0)
-        claims.append(Claim(
-            f"CMMD rises monotonically with {family} level", "§6.2: CMMD tracks distortion strength",
-            f"Spearman {rho:.2f}; level 0 {mean[0]:.3f} -> level 5 {mean[-1]:.3f}", rho == 1.0,
-            note=f"FID on the same embeddings: Spearman {rho_fid:.2f}" + (
-                "; the tiny encoder barely sees this family" if mean[-1] < 10 * abs(mean[0]) + 0.05 else "")))
-    level0 = np.array([np.mean(np.asarray(c["cmmd"])[:, 0]) for c in curves.values()])
-    top = np.array([np.mean(np.asarray(c["cmmd"])[:, -1]) for c in curves.values()])
-    claims.append(Claim("undistorted sets score ~0 (unbiased CMMD)", "(definition: MMD = 0 for equal distributions)",
-                        f"level-0 mean {level0.mean():+.4f} vs level-5 mean {top.mean():.3f}",
-                        bool(np.abs(level0).max() < 0.05 * top.mean())))
-
-    v = {k: np.asarray(x, dtype=float) for k, x in sample.items()}
-    ref_mean = v["cmmd"][:, -1].mean()
-    flat = bool(np.all(np.abs(v["cmmd"].mean(0) - ref_mean) <= 2 * v["cmmd"].std(0, ddof=1) + 1e-12))
-    claims.append(Claim("unbiased CMMD does not depend on N", "§6.3: CMMD is stable from small N",
-                        " / ".join(f"N={s}: {m:.3f}" for s, m in zip(sizes, v["cmmd"].mean(0))), flat,
-                        note=f"holds if each N's mean is within 2 std (over repeats) of the N={sizes[-1]} mean {ref_mean:.3f}"))
-    fid_mean = np.nanmean(v["fid"], 0)
-    valid = ~np.isnan(fid_mean)
-    claims.append(Claim("FID falls as N grows (its bias ~ 1/N)", "§6.3: FID changes with N",
-                        " / ".join(f"N={s}: {m:.2f}" for s, m in zip(np.asarray(sizes)[valid], fid_mean[valid])),
-                        bool(valid.sum() >= 2 and fid_mean[valid][0] > fid_mean[valid][-1]),
-                        note=f"FID needs N > D = {model.dim}"))
-    biased = v["cmmd_biased"].mean(0)
-    claims.append(Claim("the biased V-statistic (official code) falls as N grows", "card §10: bias O((1 - U)/N)",
-                        " / ".join(f"N={s}: {m:.3f}" for s, m in zip(sizes, biased)), bool(biased[0] > biased[-1])))
-    md, hz = normal["mardia"], normal["henze_zirkler_top8"]
-    claims.append(Claim("embeddings are not multivariate normal", "§3.3: normality rejected for Inception embeddings",
-                        f"Mardia skewness p={md['skewness_p']:.1e}, kurtosis p={md['kurtosis_p']:.1e}; "
-                        f"Henze-Zirkler (top 8 PCs) p={hz['p']:.1e}",
-                        bool(min(md["skewness_p"], md["kurtosis_p"]) < 1e-3 and hz["p"] < 1e-3)))
+    claims = make_claims(curves, sample, normal, sizes, model.dim)
 
     table = ["| family | metric | " + " | ".join(f"level {k}" for k in range(LEVELS)) + " |",
              "| --- | --- |" + " --- |" * LEVELS]
     for family, by_metric in curves.items():
-        for key in ("cmmd", "cmmd_biased", "fid"):
+        for key in METRICS:
             arr = np.asarray(by_metric[key])
-            table.append(f"| {family} | {key} | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(arr.mean(0), arr.std(0))) + " |")
+            table.append(f"| {family} | {key} | " + " | ".join(spread(arr[:, k]) for k in range(LEVELS)) + " |")
+    size_table = ["| metric | " + " | ".join(f"N={s}" for s in sizes) + " |", "| --- |" + " --- |" * len(sizes)]
+    for key in METRICS:
+        arr = np.asarray(sample[key], float)
+        size_table.append(f"| {key} | " + " | ".join(spread(arr[:, i]) if np.all(np.isfinite(arr[:, i])) else "n/a (N <= D)"
+                                                  for i in range(len(sizes))) + " |")
     setup = (f"Embedder: {model.name} (D={model.dim}). Reference: {n} held-out scenes ('eval' split), evaluated: {n} other "
              f"held-out scenes ('test' split), distorted at levels 0-5; seeds {list(seeds)}. Sample-size test at "
-             f"{SAMPLE_DISTORTION[0]} level {SAMPLE_DISTORTION[1]}, {repeats} repeats." + (" QUICK run: too small to read anything into." if quick else ""))
+             f"{SAMPLE_DISTORTION[0]} level {SAMPLE_DISTORTION[1]}, {repeats} repeats (fresh sets each). Cells: mean ± "
+             "standard error (per-seed values).")
     rel = lambda p: str(Path(p).relative_to(Path(out_dir)))  # noqa: E731
     return SystemReport("cmmd", TITLE, "2401.09603", "paperzoo cmmd reproduce" + (" --quick" if quick else ""),
-                        claims=claims, plots=[rel(p) for p in plots], setup=setup, tables=["\n".join(table)])
+                        claims=claims, plots=[rel(p) for p in plots], setup=setup,
+                        tables=["\n".join(table), "\n".join(size_table)], quick=quick)
+
+
+def make_claims(curves: dict, sample: dict, normal: list[dict], sizes, dim: int) -> list[Claim]:
+    claims = []
+    top = float(np.mean([np.mean(np.asarray(c["cmmd"])[:, -1]) for c in curves.values()]))
+    for family in curves:
+        c = np.asarray(curves[family]["cmmd"])
+        mean = c.mean(0)
+        claims.append(Claim(
+            f"CMMD rises with every step of {family} level", "§6.2: CMMD tracks distortion strength",
+            f"level 0 {spread(c[:, 0])} -> level 5 {spread(c[:, -1])}; seed-mean curve Spearman {monotone(c):.2f}",
+            rises_verdict(c),
+            note=f"FID on the same embeddings: Spearman {monotone(curves[family]['fid']):.2f}" + (
+                "; the embedder barely sees this family" if mean[-1] < 10 * abs(mean[0]) + 0.05 * top else "")))
+    level0 = np.asarray(next(iter(curves.values()))["cmmd"])[:, 0]
+    claims.append(Claim("undistorted sets score ~0 (unbiased CMMD)", "(definition: MMD = 0 for equal distributions)",
+                        f"level 0 {spread(level0, '{:+.4f}')} vs mean level 5 {top:.3f}",
+                        equivalent(level0, 0.0, tolerance=ZERO_TOLERANCE * top),
+                        note=f"tolerance {ZERO_TOLERANCE:.0%} of the mean level-5 value"))
+
+    v = {k: np.asarray(x, dtype=float) for k, x in sample.items()}
+    claims.append(Claim("unbiased CMMD does not depend on N", "§6.3: CMMD is stable from small N",
+                        " / ".join(f"N={s}: {spread(v['cmmd'][:, i])}" for i, s in enumerate(sizes)),
+                        flat_verdict(v["cmmd"], sizes),
+                        note=f"each N within {FLAT_TOLERANCE:.0%} of N={sizes[-1]}, paired by repeat"))
+    valid = [i for i in range(len(sizes)) if np.all(np.isfinite(v["fid"][:, i]))]
+    if len(valid) >= 2:
+        lo, hi = valid[0], valid[-1]
+        claims.append(Claim("FID falls as N grows (its bias ~ 1/N)", "§6.3: FID changes with N",
+                            f"N={sizes[lo]}: {spread(v['fid'][:, lo])} -> N={sizes[hi]}: {spread(v['fid'][:, hi])}",
+                            better(v["fid"][:, lo], v["fid"][:, hi]), note=f"FID needs N > D = {dim}"))
+    else:
+        claims.append(Claim("FID falls as N grows (its bias ~ 1/N)", "§6.3: FID changes with N", "n/a",
+                            unmeasured(f"FID needs N > D = {dim} at two sizes at least")))
+    b = v["cmmd_biased"]
+    claims.append(Claim("the biased V-statistic (official code) falls as N grows", "card §10: bias O((1 - U)/N)",
+                        f"N={sizes[0]}: {spread(b[:, 0])} -> N={sizes[-1]}: {spread(b[:, -1])}", better(b[:, 0], b[:, -1])))
+    strength = [normality_strength(r) for r in normal]
+    worst_p = max(max(r["mardia"]["skewness_p"], r["mardia"]["kurtosis_p"], r["henze_zirkler_top8"]["p"]) for r in normal)
+    claims.append(Claim("embeddings are not multivariate normal", "§3.3: normality rejected for Inception embeddings",
+                        f"least significant of Mardia skewness, kurtosis and Henze-Zirkler (top 8 PCs), per seed: "
+                        f"-log10 p = {spread(strength, '{:.0f}')}; largest p {worst_p:.1e}",
+                        better(strength, NORMALITY_LOG10P), note="holds if -log10 p exceeds 3 (p < 1e-3) beyond 2 SE"))
+    return claims
