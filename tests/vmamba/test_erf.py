@@ -58,9 +58,12 @@ def test_demo_writes_a_png(tmp_path):
 def test_demo_takes_models_by_name_or_folder(tmp_path):
     torch.manual_seed(0)
     build("vmamba-nano", 2).save_pretrained(tmp_path / "run" / "model")  # a `vmamba train --out run` folder
+    build("vit-nano", 2).save_pretrained(tmp_path / "vit")  # a model folder
     args = ["vmamba", "demo", "--images", "2", "--device", "cpu", "--out", str(tmp_path / "erf.png")]
-    res = CliRunner().invoke(main, args + ["--model", str(tmp_path / "run"), "--model", "vit-nano"])
+    res = CliRunner().invoke(main, args + ["--model", str(tmp_path / "run"), "--model", str(tmp_path / "vit"),
+                                           "--model", "conv-nano"])
     assert res.exit_code == 0, res.output
-    assert res.output.startswith(f"{tmp_path / 'run'}: ERF area") and "vit-nano (init): ERF area" in res.output
+    lines = res.output.splitlines()
+    assert [line.split(": ERF area")[0] for line in lines[:3]] == [str(tmp_path / "run"), str(tmp_path / "vit"), "conv-nano (init)"]
     res = CliRunner().invoke(main, args + ["--model", "vmamba-xl"])
     assert res.exit_code == 1 and "not a named config" in res.output

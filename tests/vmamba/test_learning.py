@@ -1,34 +1,50 @@
-"""The gate on the card's claim (slow, run by `make test` in CI from an empty cache).
+"""CI's learning test (slow, run by `make test` from an empty cache): VMamba-nano learns.
 
-Card §5, sign 1: on the global "same-colour" task, VMamba-nano beats ViT-nano and the
-Conv baseline on the mean of 2 seeds. CI trains a shorter budget than `paperzoo vmamba
-reproduce` (250 steps instead of 1,500, 500 held-out scenes instead of 2,000) so the
-whole suite stays under half an hour.
+VMamba-nano (0.95M parameters) trains 200 steps at batch 32 (AdamW 1e-3, 20 warm-up steps,
+cosine) on the local "colour" task (one object; which of 6 colours), seed 0, and must score
+well above what an untrained model scores on the 300 held-out scenes.
 
-It does not hold at nano scale. In the full runs (README) ViT-nano solves the task
-(0.9995 on seed 0) while VMamba-nano and Conv-nano each escape the chance plateau on one
-seed of two (VMamba 0.799 / 0.509, Conv 0.509 / 0.803). The test is marked xfail with
-these numbers, so CI runs it and would show XPASS if it started to hold.
+Measured (2026-12-01, this machine), on these 300 held-out scenes: untrained VMamba-nano
+0.237 / 0.193 / 0.120 (seeds 0 / 1 / 2) and the majority class 0.213. Trained with this
+budget (on 500 held-out scenes): 0.960 / 0.908 / 0.546 (seeds 0 / 1 / 2); at 120 steps
+0.590 / 0.538 / 0.358, so 200 it is. The test measures the untrained model again and
+asserts 0.25 over the better of the untrained model and the majority class, and at least
+0.5 in all: the untrained model misses that by 0.26 or more, and seed 0, the one CI runs,
+clears it by 0.46.
+
+The global "same-colour" task and the 5-class "shape" task are not learnt at any budget CI
+can afford: at 200 steps (batch 32) VMamba-nano scored 0.234 on shape (chance 0.2), and on
+the global task the hierarchical models sit on the chance plateau for hundreds of steps.
+
+What this test is not: the card's claim (VMamba-nano beats ViT-nano and Conv-nano on the
+global "same-colour" task) does not hold at nano scale (ViT-nano solves the task and the
+two hierarchical models escape the chance plateau on some seeds only; README), so it is no
+CI test; `paperzoo vmamba reproduce` measures and reports it over 3 seeds.
 """
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 
-from paperzoo.vmamba.reproduce import run_one
-from paperzoo.vmamba.train import TrainConfig
+from paperzoo.core.seeding import seed_everything
+from paperzoo.vmamba.tasks import num_classes, task_batch
+from paperzoo.vmamba.train import TrainConfig, accuracy, build, train
 
-GATE = TrainConfig(steps=250, batch_size=64, warmup_steps=25)
-SEEDS = (0, 1)
+BUDGET = TrainConfig(steps=200, batch_size=32, warmup_steps=20)
+EVAL = 300
+
+
+def untrained_and_majority(seed: int) -> tuple[float, float]:
+    seed_everything(seed)
+    untrained = accuracy(build("vmamba-nano", num_classes("colour")), "colour", n=EVAL)
+    labels = task_batch("colour", 1234, EVAL, split="eval").labels  # accuracy()'s held-out scenes
+    return untrained, float(labels.bincount().max()) / EVAL
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="does not reproduce at nano scale: ViT-nano solves the task (0.9995) and "
-                   "VMamba-nano / Conv-nano each learn on one seed of two (0.799 / 0.509 vs 0.509 / 0.803)")
-def test_vmamba_beats_vit_and_conv_on_the_global_task(tmp_path):
-    acc = {m: float(np.mean([run_one(m, "same-colour", s, GATE, Path(tmp_path) / f"{m}-{s}", eval_count=500)["accuracy"]
-                             for s in SEEDS]))
-           for m in ("vmamba-nano", "conv-nano", "vit-nano")}
-    print(acc)
-    assert acc["vmamba-nano"] > acc["vit-nano"] and acc["vmamba-nano"] > acc["conv-nano"]
+def test_vmamba_nano_learns_the_colour_task(tmp_path):
+    untrained, majority = untrained_and_majority(0)
+    net, history = train("vmamba-nano", "colour", tmp_path / "run", seed=0, train_config=BUDGET, progress=False)
+    trained = accuracy(net, "colour", n=EVAL)
+    print(f"untrained {untrained:.3f}, majority {majority:.3f}, trained {trained:.3f}")
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert trained > max(untrained, majority) + 0.25 and trained > 0.5
+    assert (tmp_path / "run" / "model" / "config.json").is_file()

@@ -55,10 +55,13 @@ def load_trained(folder: str | Path) -> nn.Module:
     if not (folder / "config.json").is_file() and (folder / "model" / "config.json").is_file():
         folder = folder / "model"
     try:
-        fields = json.loads((folder / "config.json").read_text())
+        payload = json.loads((folder / "config.json").read_text())
     except (OSError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{folder}: no readable config.json (expected a saved model or a run folder with model/)") from err
-    return (ViT if isinstance(fields, dict) and "patch" in fields else VMamba).from_pretrained(folder)
+    kind = payload.get("class") if isinstance(payload, dict) else None
+    if kind not in ("VMamba", "ViT"):
+        raise CheckpointError(f"{folder}: holds a {kind!r}; expected a saved VMamba or ViT")
+    return (ViT if kind == "ViT" else VMamba).from_pretrained(folder)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
