@@ -35,26 +35,27 @@ def test_tiny_model_learns_retrieval_on_full_captions(shared_cache):
     colour absent from the image is rejected.
 
     Untrained (seeds 0-2): i2t R@1 0.000 / 0.007 / 0.000 and t2i R@1 0.000 / 0.003 / 0.007
-    (chance 1/300 = 0.003); replace-att 0.485 / 0.557 / 0.464. Trained: see the README.
-    The margins (R@1 > 0.1, replace-att > 0.9) are 14x and 1.6x the best untrained seed.
+    (chance 1/300 = 0.003); replace-att 0.485 / 0.557 / 0.464. `pretrained_tiny(0)` measured
+    2026-12-01: i2t 0.767, t2i 0.753, replace-att 1.000. The margins (R@1 > 0.4, replace-att
+    > 0.9) fail every untrained seed by 50x and 1.6x and leave the trained model room.
     """
     model = pretrained_tiny(seed=0, progress=False)
     scene_config = world_scene_config(model.config)
     metrics = evaluate(model, load_scenes(scene_config, EVAL_SEED, EVAL_COUNT, split="eval"), scene_config)
     print({k: round(metrics[k], 3) for k in ("i2t_r1", "t2i_r1", "comp_replace_att")})
-    assert metrics["i2t_r1"] > 0.1 and metrics["t2i_r1"] > 0.1
+    assert metrics["i2t_r1"] > 0.4 and metrics["t2i_r1"] > 0.4
     assert metrics["comp_replace_att"] > 0.9
 
 
 @pytest.mark.slow
 def test_fine_grained_loss_is_optimised(shared_cache):
-    """L_f (Eq. 6) falls to under half its value at initialisation.
+    """L_f (Eq. 6) falls below a quarter of its value at initialisation.
 
-    Untrained: L_f 2.344 / 2.343 / 2.362 on the first training batch (seeds 0-2; about
-    log of the caption length), a ratio of 1. Broken control: a model trained with
-    lambda_f = 0 (CLIP, L_f never optimised) at the same budget has L_f at CLIP_RATIO of its
-    initial value (see below), so the check tells an optimised L_f from one that only
-    follows the global loss.
+    Untrained: L_f 2.344 / 2.343 / 2.362 on the first training batch (seeds 0-2; about the
+    log of the caption length), a ratio of 1. Broken control: the same budget with
+    lambda_f = 0 (CLIP, so L_f is never optimised) ends with L_f 2.601 on that batch, a
+    ratio of 1.11; L_f does not fall as a side effect of the global loss. `pretrained_tiny(0)`
+    measured 2026-12-01: 2.344 -> 0.144 at step 1,000 (ratio 0.06; under half by step 200).
     """
     pretrained_tiny(seed=0, progress=False)
     history = json.loads((pretrained_tiny_folder(0) / "history.json").read_text())
@@ -64,4 +65,4 @@ def test_fine_grained_loss_is_optimised(shared_cache):
         initial = float(initial_model(base, 0).loss(batch["images"], batch["token_ids"], batch["token_mask"])["fine"])
     print({"initial": round(initial, 3), "final": round(history[-1]["fine"], 3)})
     assert history[-1]["step"] == 1000
-    assert history[-1]["fine"] < 0.5 * initial
+    assert history[-1]["fine"] < 0.25 * initial

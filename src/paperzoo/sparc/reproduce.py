@@ -112,10 +112,10 @@ def run_one(model_config: SparcConfig, scene_config: SceneConfig, seed: int, bud
                                    scene_config=scene_config, steps=budget.steps, batch_size=budget.batch_size,
                                    checkpoint_every=200, resume=True)
         seconds = time.perf_counter() - start
-        shutil.rmtree(folder / "checkpoint", ignore_errors=True)  # finished: model/ is all a reader needs
         eval_set = load_scenes(scene_config, EVAL_SEED, budget.eval_count, split="eval")
-        return {"history": history, "train_seconds": seconds,
-                "metrics": evaluate(model, eval_set, scene_config, seed=seed)}
+        metrics = evaluate(model, eval_set, scene_config, seed=seed)
+        shutil.rmtree(folder / "checkpoint", ignore_errors=True)  # finished: model/ is all a reader needs
+        return {"history": history, "train_seconds": seconds, "metrics": metrics}
 
     return cached_run(folder, "sparc", settings, fn)
 
