@@ -59,5 +59,5 @@ def erf_figure(maps: dict[str, np.ndarray], path, title: str = "Effective recept
         ax.imshow(np.log10(erf / erf.max() + 1e-4), cmap="viridis", vmin=-4, vmax=0)
         ax.set_title(f"{name}\narea > 1% of max: {erf_area(erf):.2f}, half-mass radius: {erf_radius(erf):.3f}", fontsize=8)
         ax.axis("off")
-    fig.suptitle(title + " (log10 of |d centre / d input|, normalised)")
+    fig.suptitle(title + " (log10 of relu(d centre / d input), normalised)")
     return save_figure(fig, path)

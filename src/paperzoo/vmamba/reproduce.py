@@ -53,7 +53,8 @@ ERF_IMAGES = 32
 ABLATION = ("vmamba-nano", "vmamba-nano-bidi", "vmamba-nano-unidi")  # App. H.1: 4, 2 and 1 scan routes
 ROUTES = {"vmamba-nano": "cross (4 routes)", "vmamba-nano-bidi": "bidi (2)", "vmamba-nano-unidi": "unidi (1)"}
 # Minutes on 2 cores. full: estimated, the measured 2-seed run (about 60 min from scratch,
-# 2026-11-25) x 1.5 for 3 seeds; quick: measured on a loaded machine (see the README).
+# 2026-11-25) x 1.5 for 3 seeds. quick: measured 2026-12-01, 2.4 CPU-minutes on one thread
+# (5.3 min of wall time on a machine shared with five other jobs).
 EXPECTED_MINUTES = {"full": 90, "quick": 3}
 
 
