@@ -2,6 +2,7 @@
 vocode a wav (and one at 44.1 kHz, resampled with a warning) and a mel, convert an official
 checkpoint, evaluate; and one clear error for each bad input the issue names."""
 
+import json
 import os
 from pathlib import Path
 
@@ -43,23 +44,26 @@ def test_train_on_an_ljspeech_folder_then_vocode_and_evaluate(tmp_path):
                  "--out", tmp_path / "run", "--device", "cpu")
     assert run.exit_code == 0, run.output
     assert (root / "stats_priorgrad" / "energy_max_train.npy").is_file()
-    out = invoke("vocode", root / "wavs" / "LJ001-0000.wav", "--checkpoint", tmp_path / "run" / "model",
+    out = invoke("vocode", root / "wavs" / "LJ001-0000.wav", "--model", tmp_path / "run" / "model",
                  "--out", tmp_path / "a.wav", "--device", "cpu")
     assert out.exit_code == 0, out.output
     wave = read_wav(tmp_path / "a.wav")
     assert len(wave) == len(tone(0.5)) // 256 * 256 and np.abs(wave).max() <= 1.0
-    scores = invoke("evaluate", "--checkpoint", tmp_path / "run" / "model", "--data", root, "--count", 1, "--device", "cpu")
-    assert scores.exit_code == 0 and "mr_stft" in scores.output and "rtf" in scores.output, scores.output
+    scores = invoke("evaluate", "--model", tmp_path / "run" / "model", "--data", root, "--count", 1, "--device", "cpu",
+                    "--out", tmp_path / "scores.json")
+    assert scores.exit_code == 0, scores.output
+    saved = json.loads((tmp_path / "scores.json").read_text())
+    assert set(saved) >= {"mr_stft", "mae", "mcd13", "rtf"} and saved["mr_stft"] > 0 and saved["rtf"] > 0
 
 
 def test_vocode_a_mel_and_a_resampled_wav(tmp_path):
     model = tiny_model(tmp_path / "m")
     np.save(tmp_path / "mel.npy", np.full((80, 3), -5.0, dtype=np.float32))
-    out = invoke("vocode", tmp_path / "mel.npy", "--checkpoint", model, "--out", tmp_path / "m.wav")
+    out = invoke("vocode", tmp_path / "mel.npy", "--checkpoint", model, "--out", tmp_path / "m.wav")  # the old spelling
     assert out.exit_code == 0, out.output
     assert len(read_wav(tmp_path / "m.wav")) == 3 * 256
     write_wav(tmp_path / "hi.wav", tone(0.4, sr=44100), sample_rate=44100)
-    out = invoke("vocode", tmp_path / "hi.wav", "--checkpoint", model, "--out", tmp_path / "r.wav")
+    out = invoke("vocode", tmp_path / "hi.wav", "--model", model, "--out", tmp_path / "r.wav")
     assert out.exit_code == 0, out.output
     assert "resampled from 44,100 Hz to 22,050 Hz" in out.output
 
@@ -68,10 +72,11 @@ def test_bad_inputs_get_one_clear_error(tmp_path):
     model = tiny_model(tmp_path / "m")
     np.save(tmp_path / "mel60.npy", np.zeros((60, 4), dtype=np.float32))
     cases = {
-        "60 bins": ("vocode", tmp_path / "mel60.npy", "--checkpoint", model),
-        "does not exist": ("vocode", tmp_path / "mel60.npy", "--checkpoint", tmp_path / "missing"),
-        "empty": ("vocode", tmp_path / "empty.wav", "--checkpoint", model),
-        "expected a .wav file or a .npy mel": ("vocode", tmp_path / "x.mp3", "--checkpoint", model),
+        "60 bins": ("vocode", tmp_path / "mel60.npy", "--model", model),
+        "no such checkpoint folder, and not a named config": ("vocode", tmp_path / "mel60.npy", "--model",
+                                                               tmp_path / "missing"),
+        "empty": ("vocode", tmp_path / "empty.wav", "--model", model),
+        "expected a .wav file or a .npy mel": ("vocode", tmp_path / "x.mp3", "--model", model),
         "official checkpoint": ("convert", tmp_path / "x.pt", "--stats", tmp_path / "nostats"),
     }
     (tmp_path / "empty.wav").write_bytes(b"")
@@ -86,16 +91,29 @@ def test_bad_inputs_get_one_clear_error(tmp_path):
     assert short.exit_code == 1 and "too short for L_mag" in short.output, short.output
 
 
-def test_demo_writes_wavs_and_the_mel_figure(tmp_path):
-    result = invoke("demo", "--steps", 8, "--out", tmp_path / "demo", "--device", "cpu")
+def test_demo_writes_wavs_and_the_mel_figure(tmp_path, shared_cache):
+    """Two untrained model folders (the demo's training path is `trained_tiny`, a cached
+    reproduce run: core.runcache); the held-out sentence comes from the shared speech world."""
+    a, b = tiny_model(tmp_path / "fg"), tiny_model(tmp_path / "fg2")
+    result = invoke("demo", "--model", a, "--model", b, "--out", tmp_path / "demo", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    for name in ("ground_truth.wav", "tiny-fregrad.wav", "tiny-priorgrad.wav", "mels.png"):
+    for name in ("ground_truth.wav", "fg.wav", "fg2.wav", "mels.png"):
         assert (tmp_path / "demo" / name).is_file(), name
-    assert len(read_wav(tmp_path / "demo" / "tiny-fregrad.wav")) == len(read_wav(tmp_path / "demo" / "ground_truth.wav"))
-    weights = sorted(Path(os.environ["PAPERZOO_CACHE"]).glob("fregrad/demo/*/model/model.safetensors"))
-    assert len(weights) == 2
-    stamps = [w.stat().st_mtime_ns for w in weights]
-    again = invoke("demo", "--steps", 8, "--out", tmp_path / "demo2", "--device", "cpu")
-    assert again.exit_code == 0 and [w.stat().st_mtime_ns for w in weights] == stamps  # reused, not retrained
+    assert len(read_wav(tmp_path / "demo" / "fg.wav")) == len(read_wav(tmp_path / "demo" / "ground_truth.wav"))
     missing = invoke("demo", "--runs", tmp_path / "nowhere", "--out", tmp_path / "d3")
     assert missing.exit_code == 1 and "no tiny-fregrad-seed*/model folder" in missing.output
+
+
+def test_model_name_trains_a_short_run_once(tmp_path, monkeypatch):
+    """`--model tiny-fregrad` goes through demo.trained_tiny (stubbed here: it trains 600 steps)."""
+    import paperzoo.fregrad.demo as demo
+
+    calls = []
+    folder = tiny_model(tmp_path / "m")
+    monkeypatch.setattr(demo, "trained_tiny", lambda name, steps, seed, device: calls.append((name, steps, seed)) or folder)
+    np.save(tmp_path / "mel.npy", np.full((80, 2), -5.0, dtype=np.float32))
+    out = invoke("vocode", tmp_path / "mel.npy", "--model", "tiny-fregrad", "--seed", 3, "--out", tmp_path / "v.wav")
+    assert out.exit_code == 0, out.output
+    assert calls == [("tiny-fregrad", 600, 3)] and len(read_wav(tmp_path / "v.wav")) == 2 * 256
+    bad = invoke("vocode", tmp_path / "mel.npy", "--model", "fregrad", "--out", tmp_path / "w.wav")
+    assert bad.exit_code == 1 and "not a named config" in bad.output  # only tiny-* configs are trained on demand

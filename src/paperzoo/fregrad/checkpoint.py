@@ -11,7 +11,9 @@ except for
   dropped: our Freq-DConv computes the transform itself.
 The prior's statistics come from the official `stats_priorgrad/energy_{min,max}_train.npy`
 (the release asks for that folder beside the data); E_max is overridden by the checkpoint's
-`max_energy_override`. Use the official mel front-end (fmin 0) with it.
+`max_energy_override`. The loaded config keeps the file's `noise_schedule` (float32 values) as
+`betas`, so the model samples with the schedule the official sampler uses. Use the official mel
+front-end (fmin 0) with it. Parity with the official code: tests/fregrad/test_official_parity.py.
 """
 
 from __future__ import annotations

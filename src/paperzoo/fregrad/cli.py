@@ -5,13 +5,42 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
+from paperzoo.core.cli import (Group, device_option, model_option, out_option, reproduce_command, resolve_device,
+                               seed_option)
 
 
 @click.group(cls=Group)
 def cli():
     """FreGrad: lightweight and fast frequency-aware diffusion vocoder (arXiv 2401.10032), with its
     PriorGrad / DiffWave baseline."""
+
+
+MODEL_HELP = ("A model folder (from `train`, `convert` or `demo`), an official weights-*.pt file (with --stats), or a "
+              "tiny-* config name: a short run of it (600 steps), trained once and reused from the cache.")
+
+
+def model_options(f):
+    """`--model NAME|FOLDER|FILE.pt`; `--checkpoint` is the old spelling, kept as a hidden alias."""
+    f = click.option("--checkpoint", "checkpoint", type=click.Path(path_type=Path), default=None, hidden=True)(f)
+    return model_option(None, MODEL_HELP)(f)
+
+
+def _load(model, checkpoint, stats_dir, trust_checkpoint, device, seed):
+    """The vocoder named by --model (or --checkpoint), on `device`."""
+    from paperzoo.core.cli import model_source
+    from paperzoo.fregrad.demo import TINY_NAMES, trained_tiny
+    from paperzoo.fregrad.load import load_vocoder
+
+    value = model if model is not None else checkpoint
+    if value is None:
+        raise click.UsageError("name the model with --model NAME|FOLDER (or an official weights-*.pt file)")
+    if Path(value).is_file():  # an official checkpoint file
+        return load_vocoder(value, stats_dir, trust_checkpoint).to(device)
+    kind, source = model_source(value, TINY_NAMES)
+    if kind == "config":
+        click.echo(f"{value}: a 600-step run, trained once on first use, then reused from the cache")
+        source = trained_tiny(source, 600, seed, device)
+    return load_vocoder(source, stats_dir, trust_checkpoint).to(device)
 
 
 @cli.command()
@@ -77,15 +106,14 @@ def train(config_name, data, filelist, steps, batch_size, crop_frames, lr, check
 
 @cli.command()
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True,
-              help="A model folder (from `train`, `convert` or `demo`) or an official weights-*.pt file.")
+@model_options
 @click.option("--stats", "stats_dir", type=click.Path(path_type=Path), default=None,
               help="The official stats_priorgrad folder (needed with an official .pt file).")
 @click.option("--trust-checkpoint", is_flag=True, help="Allow full unpickling of an official file you trust.")
 @out_option("vocoded.wav", "The wav to write (22,050 Hz, 16-bit).")
 @device_option
 @seed_option
-def vocode(source, checkpoint, stats_dir, trust_checkpoint, out, device, seed):
+def vocode(source, model, checkpoint, stats_dir, trust_checkpoint, out, device, seed):
     """Synthesise a waveform from SOURCE: a .wav (its mel is computed: copy synthesis; another
     sample rate is resampled to 22,050 Hz with a warning) or a .npy natural-log mel [80, frames]."""
     import warnings
@@ -95,10 +123,9 @@ def vocode(source, checkpoint, stats_dir, trust_checkpoint, out, device, seed):
     from paperzoo.core.errors import InputError
     from paperzoo.fregrad.audio import load_mel, mel_spectrogram, normalize_audio, read_wav, trim_to_hop, write_wav
     from paperzoo.fregrad.data import mel_config
-    from paperzoo.fregrad.load import load_vocoder
     from paperzoo.fregrad.vocode import vocode as synthesise
 
-    model = load_vocoder(checkpoint, stats_dir, trust_checkpoint).to(resolve_device(device))
+    model = _load(model, checkpoint, stats_dir, trust_checkpoint, resolve_device(device), seed)
     cfg = model.config
     suffix = source.suffix.lower()
     if suffix == ".wav":
@@ -134,27 +161,38 @@ def convert(checkpoint, stats_dir, trust_checkpoint, out):
 
 
 @cli.command()
-@click.option("--checkpoint", type=click.Path(path_type=Path), required=True, help="A model folder or an official .pt file.")
+@model_options
 @click.option("--stats", "stats_dir", type=click.Path(path_type=Path), default=None, help="The official stats_priorgrad folder.")
 @click.option("--data", default="world", show_default=True, help="'world' (held-out speech) or an LJSpeech-1.1 folder.")
 @click.option("--filelist", type=click.Path(path_type=Path), default=None, help="With LJSpeech: e.g. the official filelists/test.txt.")
 @click.option("--count", type=int, default=16, show_default=True, help="Clips to score.")
 @click.option("--trust-checkpoint", is_flag=True)
+@out_option(None, "Also write the scores here as JSON.")
 @device_option
 @seed_option
-def evaluate(checkpoint, stats_dir, data, filelist, count, trust_checkpoint, device, seed):
+def evaluate(model, checkpoint, stats_dir, data, filelist, count, trust_checkpoint, out, device, seed):
     """Table 1's metrics (MR-STFT, log-mel MAE, MCD13, F0 RMSE) and the real-time factor on held-out clips."""
     from paperzoo.fregrad.data import ljspeech_corpus, world_corpus
     from paperzoo.fregrad.evaluate import evaluate as run
-    from paperzoo.fregrad.load import load_vocoder
 
-    model = load_vocoder(checkpoint, stats_dir, trust_checkpoint).to(resolve_device(device))
+    model = _load(model, checkpoint, stats_dir, trust_checkpoint, resolve_device(device), seed)
     corpus = world_corpus("eval", 0) if data == "world" else ljspeech_corpus(data, filelist)
     scores = run(model, corpus, n=count, seed=seed, progress=True)
     click.echo("  ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    if out is not None:
+        import json
+
+        from paperzoo.core.atomic import atomic_path
+
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(scores, indent=1) + "\n")
+        click.echo(f"wrote {out}")
 
 
 @cli.command()
+@click.option("--model", "models", multiple=True, default=("tiny-fregrad", "tiny-priorgrad"), show_default=True,
+              metavar="NAME|FOLDER", help="A tiny-* config (a short run, trained once and cached) or a model folder; "
+                                          "repeat for several.")
 @click.option("--runs", type=click.Path(path_type=Path), default=None,
               help="A reproduce folder (OUT/fregrad/runs) to take the trained models from; default: train (or reuse "
                    "from the cache) a short run of each.")
@@ -162,18 +200,18 @@ def evaluate(checkpoint, stats_dir, data, filelist, count, trust_checkpoint, dev
 @out_option("fregrad-demo", "Folder for the wavs and mels.png.")
 @device_option
 @seed_option
-def demo(runs, steps, out, device, seed):
-    """Vocode one held-out sentence with tiny FreGrad and tiny PriorGrad; write the three wavs
-    (ground truth, FreGrad, PriorGrad) and a PNG of their mel-spectrograms."""
+def demo(models, runs, steps, out, device, seed):
+    """Vocode one held-out sentence with tiny FreGrad and tiny PriorGrad (or the --model given);
+    write the wavs (ground truth and one per model) and a PNG of their mel-spectrograms."""
     from paperzoo.fregrad.demo import run
 
-    for line in run(out, runs=runs, steps=steps, device=resolve_device(device), seed=seed):
+    for line in run(out, models=tuple(models), runs=runs, steps=steps, device=resolve_device(device), seed=seed):
         click.echo(line)
 
 
 cli.add_command(reproduce_command(
     "fregrad",
-    "Tiny FreGrad vs tiny PriorGrad trained identically (2 seeds), Table 1's metrics, the speed ratios and Table "
-    "2's ablations; writes OUT/fregrad/ and OUT/REPORT.md (finished runs are cached).",
-    "A smoke run of the pipeline (60 steps, one seed, no ablations): not a result.",
+    "Tiny FreGrad vs tiny PriorGrad trained identically (3 seeds), Table 1's metrics, the speed ratios and Table "
+    "2's ablations; writes OUT/fregrad/ and OUT/REPORT.md (finished runs are cached; an interrupted one resumes).",
+    "A smoke run of the pipeline (200 steps of 8-frame crops, one seed, 2 sentences, no ablations): not a result.",
 ))

@@ -41,8 +41,9 @@ def _mean(rows: list[dict]) -> dict[str, float]:
 
 @torch.no_grad()
 def evaluate(model, corpus: Corpus, stats: EnergyStats | None = None, n: int | None = None, seed: int = 0,
-             progress: bool = False) -> dict[str, float]:
-    """Mean metrics over the first `n` clips, plus "rtf" and "seconds" (of audio)."""
+             progress: bool = False, outputs: list | None = None) -> dict[str, float]:
+    """Mean metrics over the first `n` clips, plus "rtf" and "seconds" (of audio); the vocoded
+    clips are appended to `outputs` when it is given."""
     stats = stats or model.prior_stats
     mc = mel_config(model.config)
     rows, compute, audio_seconds = [], 0.0, 0.0
@@ -54,6 +55,8 @@ def evaluate(model, corpus: Corpus, stats: EnergyStats | None = None, n: int | N
         compute += time.perf_counter() - start
         audio_seconds += len(clip) / model.config.sample_rate
         rows.append(score(pred, clip, mc))
+        if outputs is not None:
+            outputs.append(pred)
     return {**_mean(rows), "rtf": compute / audio_seconds, "seconds": audio_seconds}
 
 

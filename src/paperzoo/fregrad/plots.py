@@ -48,6 +48,8 @@ def metric_bars(results: dict[str, list[dict]], metrics: tuple[str, ...], path: 
     for ax, metric in zip(axes[0], metrics):
         for k, name in enumerate(names):
             vals = [r[metric] for r in results[name]]
+            if not np.isfinite(vals).any():  # e.g. F0 RMSE when no frame is voiced: no bar
+                continue
             ax.bar(k, np.nanmean(vals), color=f"C{k}")
             ax.plot([k] * len(vals), vals, "k.")
         if floor and metric in floor and np.isfinite(floor[metric]):

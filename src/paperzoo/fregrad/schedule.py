@@ -10,7 +10,9 @@ with tau = 1e-4 keeping gamma'_T above zero (the paper's sqrt(gamma_0) is the fi
 cumulative product, gamma_1). The betas are recovered from ratios of consecutive gammas:
 beta'_t = 1 - gamma'_t / gamma'_{t-1}, gamma'_0 = 1. For FreGrad's base schedule
 (linspace(1e-4, 0.05, 50)): gamma_T 0.280 -> 4.5e-8, beta'_1 = 1e-4, beta'_50 = 0.99995.
-Computed in float64 (the official code's float32 path gives beta'_1 = 9.99e-5).
+Computed in float64 (the official code's float32 path gives beta'_1 = 9.99e-5); a model loaded
+from an official checkpoint trains and samples with the checkpoint's own float32 betas instead
+(`VocoderConfig.betas`), as the official sampler does.
 """
 
 from __future__ import annotations
