@@ -54,7 +54,8 @@ TITLE = "SPARC: fine-grained image-text pre-training"
 UNTRAINED = "untrained"  # the variant scored at its initial weights: the measured baseline
 
 # Minutes on 2 cores. full: estimated, the 2-seed run of 2026-11-25 (37 min) x 1.5 for
-# 3 seeds, plus the untrained evaluations; quick: measured (see the README).
+# 3 seeds, plus the untrained evaluations. quick: measured 2026-12-01, 1.7 CPU-minutes on
+# one thread (5.4 min wall on a machine shared at load 6-8), rounded up.
 EXPECTED_MINUTES = {"full": 57, "quick": 3}
 
 

@@ -133,7 +133,7 @@ def train(
     return trainer.unwrapped, history
 
 
-PRETRAINED_TINY_MINUTES = 5  # measured on 2 cores (see the README)
+PRETRAINED_TINY_MINUTES = "5-10"  # 10 CPU-minutes on one thread, measured 2026-12-01 (see the README)
 
 
 def pretrained_tiny_folder(seed: int = 0) -> Path:
