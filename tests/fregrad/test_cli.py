@@ -3,8 +3,6 @@ vocode a wav (and one at 44.1 kHz, resampled with a warning) and a mel, convert 
 checkpoint, evaluate; and one clear error for each bad input the issue names."""
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -99,15 +99,19 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     assert saved.prior_stats == full.prior_stats and saved.prior_stats is not None
 
 
-@pytest.mark.parametrize("name", ["tiny-fregrad", "tiny-priorgrad"])
-def test_validation_loss_falls_on_a_few_clips(tmp_path, name):
-    """200 steps on three harmonic tones: the loss on a fixed batch (every t, fixed noise) falls."""
+@pytest.mark.parametrize("name,steps", [pytest.param("tiny-fregrad", 200, marks=pytest.mark.slow),
+                                        ("tiny-priorgrad", 40)])
+def test_validation_loss_falls_on_a_few_clips(tmp_path, name, steps):
+    """A few steps on three harmonic tones: the loss on a fixed batch (every t, fixed noise) falls
+    below 0.6x the untrained model's (ratio 1 by definition). Measured: tiny-PriorGrad 0.37 after
+    40 steps; tiny-FreGrad 0.93 after 40 and 0.80 after 80 steps, so it gets 200 (slow: ~25 s;
+    the fast suite keeps PriorGrad's)."""
     corpus, cfg = small_corpus(), config(name)
     stats = corpus_stats(corpus, cfg, progress=False)
     batch = {**training_batch(crop_audio(corpus, 10_000, 50, 8, 256, seed=9), cfg, stats), "config": cfg}
     torch.manual_seed(0)
     before = validation_loss(Vocoder(cfg), batch)["mse"]
     model, _ = train(name, corpus, tmp_path, seed=0, progress=False, stats=stats,
-                     train_config=TrainConfig(steps=200, batch_size=4, crop_frames=8, lr=1e-3, checkpoint_every=0))
+                     train_config=TrainConfig(steps=steps, batch_size=4, crop_frames=8, lr=1e-3, checkpoint_every=0))
     after = validation_loss(model, batch)["mse"]
     assert after < 0.6 * before, (before, after)

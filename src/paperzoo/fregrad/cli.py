@@ -45,11 +45,12 @@ def _load(model, checkpoint, stats_dir, trust_checkpoint, device, seed):
 
 @cli.command()
 def configs():
-    """List the named configs with exact parameter counts (vs the paper's)."""
+    """List the named configs with exact parameter counts, beside the reference count (fregrad: the
+    official module's; the others: card §2's; the paper rounds to 1.78M / 2.62M)."""
     from paperzoo.fregrad.config import PAPER_PARAMS, config, configs as names
     from paperzoo.fregrad.model import parameter_count
 
-    click.echo(f"{'config':<28}{'family':<11}{'params':>12}{'paper':>12}")
+    click.echo(f"{'config':<28}{'family':<11}{'params':>12}{'reference':>12}")
     for name in names():
         paper = PAPER_PARAMS.get(name)
         click.echo(f"{name:<28}{config(name).family:<11}{parameter_count(name):>12,}{(f'{paper:,}' if paper else '-'):>12}")

@@ -20,8 +20,10 @@ and the card's paper-vs-code mismatches as options:
     cutoff_filter  the code's band filters on both sub-bands before the iDWT (on by default)
     fmin         0 Hz (code, the released checkpoint) or 80 Hz (paper §4.1)
 
-Parameter counts of the paper's configs equal §4.1 / Table 1 (tests): FreGrad 1,782,548,
-PriorGrad = DiffWave 2,619,971, FreGrad w/o Freq-DConv 1,227,668.
+Parameter counts (exact, tested): FreGrad 1,782,548, equal to the official module's count
+(tests/fregrad/test_official_parity.py); PriorGrad = DiffWave 2,619,971 and FreGrad w/o
+Freq-DConv 1,227,668, from the module definitions (card §2). The paper gives only the rounded
+1.78M / 2.62M.
 """
 
 from __future__ import annotations
@@ -119,7 +121,8 @@ registry.register("tiny-fregrad-single-prior", replace(TINY_FREGRAD, prior="sing
 registry.register("tiny-fregrad-linear", replace(TINY_FREGRAD, schedule="linear"))
 registry.register("tiny-fregrad-no-mag", replace(TINY_FREGRAD, mag_weight=0.0))
 
-# §4.1 / Table 1 (paper) and card §2 (computed from the module definitions, ours)
+# the reference counts: fregrad the official module's (counted by running kaistmm/fregrad), the rest
+# card §2's, computed from the module definitions; the paper rounds them to 1.78M / 2.62M
 PAPER_PARAMS = {"fregrad": 1_782_548, "priorgrad": 2_619_971, "diffwave": 2_619_971, "fregrad-no-dconv": 1_227_668,
                 "tiny-fregrad": 260_788, "tiny-priorgrad": 360_899}
 
