@@ -8,8 +8,8 @@ import click
 
 from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
 
-EMBEDDER_HELP = ("NAME|FOLDER, as --model elsewhere: 'sparc-tiny' (the tiny SPARC encoder trained on the scene world; "
-                 "trained once on first use, ~5 min, then cached), a SPARC checkpoint folder or a Hugging Face CLIP folder "
+EMBEDDER_HELP = ("Named like --model elsewhere: 'sparc-tiny' (the tiny SPARC encoder trained on the scene world; "
+                 "trained once on first use, 5-10 min, then cached), a SPARC checkpoint folder or a Hugging Face CLIP folder "
                  "(e.g. clip-vit-large-patch14-336); an OpenAI CLIP .pt file also works.")
 
 
@@ -49,7 +49,7 @@ def _format(result: dict) -> str:
               help="Folder for embedding caches, keyed by model, preprocessing and file list.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--drop-remainder", type=int, default=None,
-              help="Drop the last len %% B images, as the official code does with batch size B (for parity only).")
+              help="Drop the last len % B images, as the official code does with batch size B (for parity only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @out_option(None, "Also write the result as JSON to this file (written atomically).")
 @device_option
@@ -101,7 +101,7 @@ def embed(folder, embedder, max_count, batch_size, out, device):
 
 @cli.command()
 @click.option("--quick", is_flag=True, help="Fewer images and a briefly trained embedder: a smoke test of the pipeline "
-              "(about 3 minutes), not a result.")
+              "(about 2 minutes), not a result.")
 @embedder_option(None, EMBEDDER_HELP + " Default: sparc-tiny (with --quick, a briefly trained tiny SPARC encoder).")
 @out_option("reproduction", "Report folder; results go to OUT/cmmd/.")
 @device_option

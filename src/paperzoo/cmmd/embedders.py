@@ -13,7 +13,7 @@
 
 `load_embedder(spec)` picks one from a name or a path (the `--embedder NAME|FOLDER` forms of
 core's `model_source`, plus an OpenAI `.pt` file); `fingerprint` names the weights for caches.
-The default, "sparc-tiny", is trained on first use (about 5 minutes on 2 CPU cores) and
+The default, "sparc-tiny", is trained on first use (5-10 minutes on 2 CPU cores) and
 cached; `load_embedder` says so, with the training's progress bar, before it starts.
 """
 
@@ -38,8 +38,8 @@ from paperzoo.core.errors import CheckpointError, InputError, PaperzooError
 DEFAULT_EMBEDDER = "sparc-tiny"  # the tiny SPARC image encoder trained on the scene world
 EMBEDDER_NAMES = (DEFAULT_EMBEDDER,)
 # Training the default embedder once (paperzoo.sparc `tiny`, 1,000 steps of batch 128):
-# measured 4-9 minutes on 2 CPU cores, depending on the machine and its load.
-TRAIN_MINUTES = "5"
+# 4-9 minutes on 2 CPU cores (issue 14), 10 min 16 s of one core (measured 2026-12-01).
+TRAIN_MINUTES = "5-10"
 
 # CLIP ViT-L/14@336px, the paper's embedder (CLIPVisionConfig kwargs): 24 layers of width
 # 1024, 16 heads, 577 tokens, 1024 -> 768 projection; 304,293,888 parameters.

@@ -11,7 +11,7 @@ the claims are about the metric.
    scene graph, levels 0-5, 3 seeds, 512 images a side. Claim: CMMD rises with every step
    of the level. FID on the same embeddings is reported beside it; the paper's FID failure
    is about Inception features, so no claim is made about FID here.
-2. Sample size (§6.3): pixel noise level 4, N in {32, ..., 1024}, 5 repeats. Claim: the
+2. Sample size (§6.3): pixel noise level 4, N in {32, ..., 1024}, 10 repeats. Claim: the
    unbiased CMMD does not move with N, while FID and the biased V-statistic fall as N grows.
 3. Normality (§3.3): Mardia's tests on the reference embeddings of each seed, Henze-Zirkler
    on their top 8 principal components. Claim: normality is rejected (p < 1e-3).
@@ -72,7 +72,7 @@ METRICS = ("cmmd", "cmmd_biased", "fid")
 
 # Budgets. --quick also swaps the default embedder for one trained QUICK_EMBEDDER_STEPS
 # steps (cached), so that `reproduce all --quick` never waits for the full tiny SPARC run.
-FULL = dict(seeds=3, n=512, sizes=SIZES, repeats=5)
+FULL = dict(seeds=3, n=512, sizes=SIZES, repeats=10)
 QUICK = dict(seeds=3, n=128, sizes=(32, 128, 256), repeats=3)
 QUICK_EMBEDDER_STEPS = 100
 
@@ -81,10 +81,12 @@ ZERO_TOLERANCE = 0.05  # "undistorted ~ 0": |level 0| within 5% of the mean leve
 FLAT_TOLERANCE = 0.25  # "does not depend on N": within 25% of the largest N's value
 NORMALITY_LOG10P = 3.0  # "not normal": p < 1e-3
 
-# Minutes on 2 cores (not re-measured for the full run: the distortion and sample-size parts
-# were timed at about 3 minutes at n = 512 with 3 seeds, plus training the default embedder
-# once, 4-9 minutes, where it is not yet cached; estimated). quick: measured, README.
-EXPECTED_MINUTES = {"full": 10, "quick": 3}
+# Minutes on 2 cores. quick: measured 2026-12-01, 1 min 48 s with one thread (the 100-step
+# embedder 84 s of it). full: estimated, not re-measured: the distortion units took 48 s of
+# one core at n = 512 (3 seeds, 4 families), the sample-size units about 5 s a repeat, plus
+# training the default embedder once where it is not cached (10 min of one core, shared
+# with SPARC's demo and tests).
+EXPECTED_MINUTES = {"full": 12, "quick": 2}
 
 
 def embed_uint8(embedder: Embedder, images: np.ndarray) -> np.ndarray:
@@ -252,7 +254,9 @@ def quick_embedder(out: Path, seed: int, device: str) -> SparcEmbedder:
 
     folder = out / "runs" / "quick-embedder"
     cached_run(folder, "cmmd", settings, fn)
-    return SparcEmbedder(folder / "model")
+    embedder = SparcEmbedder(folder / "model")
+    embedder.name = f"sparc-tiny trained {QUICK_EMBEDDER_STEPS} steps (--quick)"
+    return embedder
 
 
 def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str = "cpu", seed: int = 0,
