@@ -31,15 +31,16 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from paperzoo.core.cache import cache_dir
 from paperzoo.core.cli import model_source
 from paperzoo.core.errors import CheckpointError, InputError, PaperzooError
+from paperzoo.sparc.train import PRETRAINED_TINY_MINUTES
 
 DEFAULT_EMBEDDER = "sparc-tiny"  # the tiny SPARC image encoder trained on the scene world
 EMBEDDER_NAMES = (DEFAULT_EMBEDDER,)
 # Training the default embedder once (paperzoo.sparc `tiny`, 1,000 steps of batch 128):
-# 4-9 minutes on 2 CPU cores (issue 14), 10 min 16 s of one core (measured 2026-12-01).
-TRAIN_MINUTES = "5-10"
+# 4-9 minutes on 2 CPU cores (issue 14), 10 min 16 s of one core (measured 2026-12-01);
+# SPARC keeps the figure.
+TRAIN_MINUTES = PRETRAINED_TINY_MINUTES
 
 # CLIP ViT-L/14@336px, the paper's embedder (CLIPVisionConfig kwargs): 24 layers of width
 # 1024, 16 heads, 577 tokens, 1024 -> 768 projection; 304,293,888 parameters.
@@ -103,9 +104,11 @@ class Embedder:
 
 
 def default_embedder_folder(seed: int = 0) -> Path:
-    """Where `paperzoo.sparc.train.pretrained_tiny(seed)` caches its model (the same path;
-    tests/cmmd/test_score.py checks that the two agree)."""
-    return cache_dir("models") / f"sparc-tiny-seed{seed}"
+    """Where `paperzoo.sparc.train.pretrained_tiny(seed)` caches its model (tests/cmmd/test_score.py
+    checks that training writes there)."""
+    from paperzoo.sparc.train import pretrained_tiny_folder
+
+    return pretrained_tiny_folder(seed)
 
 
 def default_embedder_is_trained(seed: int = 0) -> bool:
