@@ -20,7 +20,7 @@ import json
 import pytest
 import torch
 
-from paperzoo.sparc.config import config
+from paperzoo.sparc.config import config, train_registry
 from paperzoo.sparc.data import WorldData
 from paperzoo.sparc.evaluate import EVAL_SEED, evaluate
 from paperzoo.sparc.train import initial_model, pretrained_tiny, pretrained_tiny_folder, world_scene_config
@@ -64,5 +64,5 @@ def test_fine_grained_loss_is_optimised(shared_cache):
     with torch.no_grad():
         initial = float(initial_model(base, 0).loss(batch["images"], batch["token_ids"], batch["token_mask"])["fine"])
     print({"initial": round(initial, 3), "final": round(history[-1]["fine"], 3)})
-    assert history[-1]["step"] == 1000
+    assert history[-1]["step"] == train_registry.get("tiny").steps
     assert history[-1]["fine"] < 0.25 * initial

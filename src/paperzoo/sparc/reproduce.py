@@ -20,8 +20,8 @@ names each object by one word ("a circle left of a square"), so that no two word
 caption describe the same patches; there SPARC is also run with stop words left out of
 L_f (the card's §10 option). "named background" adds a named background tone ("... on
 grey"), so that the empty canvas is no longer an unnamed free region (SPARC and CLIP
-only). No world reproduces the localisation claim on both seeds; the README explains what
-the runs show.
+only). No world reproduced the localisation claim in the 2-seed runs of 2026-11-25; the
+README explains what the runs show.
 """
 
 import shutil
