@@ -27,22 +27,28 @@ class System:
 SYSTEMS: tuple[System, ...] = (
     System("self_rewarding", "Self-Rewarding Language Models", "2401.10020",
            "train (SFT + self-rewarding iterations, world or local HF checkpoints + JSONL), generate, judge, reproduce; "
-           "the claims do not reproduce at tiny scale: the tiny judge is near chance (README)", True),
+           "DPO equal to TRL 0.24's on a committed fixture (test_dpo.py); the tiny judge is near chance, so the "
+           "claims do not reproduce at tiny scale (README)", True),
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061", "not yet implemented", False),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225", "not yet implemented", False),
     System("vmamba", "VMamba: Visual State Space Model", "2401.10166",
-           "SS2D with a fast CPU scan, nine named configs (exact params, FLOPs), official checkpoints (outputs match), "
-           "ImageNet recipe, world reproduction (accuracy claims do not hold at nano scale; README)", True),
+           "SS2D with a chunked CPU scan, nine named configs (parameter counts equal the official code's, FLOPs), "
+           "official checkpoints (logits equal the official code's on a committed fixture: test_official_parity.py), "
+           "ImageNet recipe, world reproduction; the accuracy claims do not hold at nano scale (README)", True),
     System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985", "not yet implemented", False),
     System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
-           "train, evaluate, demo, reproduce, real-data loaders; its localisation claim does not reproduce at tiny scale (README)", True),
+           "losses checked against per-sample transcriptions of Eqs. 1-6, train, evaluate, demo, reproduce, "
+           "real-data loaders; the localisation claim does not reproduce at tiny scale, where SPARC points no better "
+           "than an untrained model (README)", True),
     System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171", "not yet implemented", False),
     System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032",
-           "train (speech world or LJSpeech), vocode, demo, official checkpoints, evaluate, reproduce; FreGrad vs "
-           "PriorGrad at exact paper configs (README)", True),
+           "train (speech world or LJSpeech), vocode, demo, evaluate, reproduce; official checkpoints (forward and a "
+           "full sampling run equal the official code's on a committed fixture: test_official_parity.py); fewer "
+           "parameters than PriorGrad, but not its quality at tiny scale (README)", True),
     System("customvideo", "CustomVideo: multi-subject text-to-video customization", "2401.09962", "not yet implemented", False),
     System("cmmd", "Rethinking FID: CMMD", "2401.09603",
-           "cmmd/fid functions, score folders or .npz (SPARC or local CLIP embedder), sharded path, reproduce", True),
+           "CMMD (both estimators) and FID, scoring image folders or .npz with the offline SPARC embedder or a "
+           "local CLIP, sharded under accelerate, distortion / sample-size / normality reproduction (README)", True),
 )
 
 BY_NAME = {s.name: s for s in SYSTEMS}
