@@ -55,11 +55,21 @@ def reproduce(system: str, quick: bool, out: Path, record: bool, device: str, se
 
 
 @main.command("table", hidden=True)
-def table():
-    """Print the top README's systems table (computed from the recorded reproductions)."""
-    from paperzoo.systems import markdown_table
+@click.argument("system", required=False)
+def table(system):
+    """Print the top README's systems table, or SYSTEM's claims table (computed from the recorded reproductions)."""
+    from paperzoo.core.errors import ConfigError
+    from paperzoo.systems import BY_NAME, markdown_table, recorded_claims_table
 
-    click.echo(markdown_table())
+    if system is None:
+        click.echo(markdown_table())
+        return
+    if system not in BY_NAME:
+        raise ConfigError(f"unknown system {system!r}; expected one of {', '.join(BY_NAME)}")
+    text = recorded_claims_table(system)
+    if text is None:
+        raise ConfigError(f"{system} has no recorded reproduction; run `paperzoo reproduce {system} --record`")
+    click.echo(text)
 
 
 if __name__ == "__main__":

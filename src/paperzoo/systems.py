@@ -78,6 +78,19 @@ def claims_cell(system: System) -> str:
     return summary(report.claims)
 
 
+CLAIMS_START, CLAIMS_END = "<!-- claims table: start -->", "<!-- claims table: end -->"
+
+
+def recorded_claims_table(name: str) -> str | None:
+    """A system README's claims table, rendered from its recorded reproduction (None if not recorded)."""
+    from paperzoo.core.report import claims_table
+
+    report = recorded(name)
+    if report is None:
+        return None
+    return (f"Recorded run: `{report.command}`. {report.setup}\n\n" if report.setup else "") + claims_table(report.claims)
+
+
 def markdown_table() -> str:
     """The top README's systems table."""
     lines = ["| system | paper | arXiv | status | claims that hold (recorded reproduction) |",
