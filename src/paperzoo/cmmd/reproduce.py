@@ -81,12 +81,10 @@ ZERO_TOLERANCE = 0.05  # "undistorted ~ 0": |level 0| within 5% of the mean leve
 FLAT_TOLERANCE = 0.25  # "does not depend on N": within 25% of the largest N's value
 NORMALITY_LOG10P = 3.0  # "not normal": p < 1e-3
 
-# Minutes on 2 cores. quick: measured 2026-12-01, 1 min 48 s with one thread (the 100-step
-# embedder 84 s of it). full: estimated, not re-measured: the distortion units took 48 s of
-# one core at n = 512 (3 seeds, 4 families), the sample-size units about 5 s a repeat, plus
-# training the default embedder once where it is not cached (10 min of one core, shared
-# with SPARC's demo and tests).
-EXPECTED_MINUTES = {"full": 12, "quick": 2}
+# Minutes on 2 cores, measured 2026-12-01. quick: 1 min 48 s with one thread (the 100-step
+# embedder 84 s of it). full: 6.6 min on an idle machine with 2 threads, of which about 5 min
+# train the default embedder (shared with SPARC's demo and tests; skipped once cached).
+EXPECTED_MINUTES = {"full": 7, "quick": 2}
 
 
 def embed_uint8(embedder: Embedder, images: np.ndarray) -> np.ndarray:
