@@ -70,8 +70,7 @@ def cached_run(folder: str | Path, system: str, settings: dict, fn: Callable[[Pa
     key = run_key(system, settings)
     stored_key = _read(folder / KEY_FILE)
     if stored_key == key:
-        result = _read(folder / RESULT_FILE)
-        if isinstance(result, dict) and result.get("run_key") == key:
+        if (result := _result(folder, key)) is not None:
             return result
     elif folder.exists():
         shutil.rmtree(folder)  # stale: another config or older code
@@ -86,8 +85,13 @@ def cached_run(folder: str | Path, system: str, settings: dict, fn: Callable[[Pa
     return result
 
 
+def _result(folder: Path, key: dict) -> dict | None:
+    """The finished result stored for this key, or None."""
+    result = _read(folder / RESULT_FILE)
+    return result if isinstance(result, dict) and result.get("run_key") == key else None
+
+
 def is_cached(folder: str | Path, system: str, settings: dict) -> bool:
     folder = Path(folder)
     key = run_key(system, settings)
-    result = _read(folder / RESULT_FILE)
-    return _read(folder / KEY_FILE) == key and isinstance(result, dict) and result.get("run_key") == key
+    return _read(folder / KEY_FILE) == key and _result(folder, key) is not None
