@@ -187,8 +187,9 @@ RULES: dict[str, DatasetRule] = {r.name: r for r in [
     DatasetRule("convfinqa", "convfinqa/dev.json", metric="convfinqa"),
     DatasetRule("sqa", "sqa/test.json"),
     DatasetRule("hybridial", "hybridial/test.json"),
-    # Our conversational world, written by bench.write_world: unanswerable turns carry the refusal.
-    DatasetRule("world", "world/test.json", unanswerable=True),
+    # Our conversational world, written by bench.write_world: unanswerable turns carry the refusal;
+    # with retrieved contexts, QuAC's rule applies (with the gold context it changes nothing).
+    DatasetRule("world", "world/test.json", unanswerable=True, answerable_needs_gold_context=True),
 ]}
 
 # The paper's ten datasets; DoQA is the mean of its three domain files (inferred: the paper
