@@ -1,0 +1,111 @@
+"""`paperzoo chatqa ...`: score ChatRAG-Bench predictions as the official get_scores.py does.
+
+(The lead adds train / retrieve / chat / reproduce here; torch is imported inside commands only.)
+"""
+
+import json
+from pathlib import Path
+
+import click
+
+from paperzoo.core.cli import Group, out_option
+
+
+@click.group(cls=Group)
+def cli():
+    """ChatQA: two-stage conversational QA tuning, a dialogue retriever, and ChatRAG-Bench scoring (arXiv 2401.10225)."""
+
+
+def _fmt(value, width=7):
+    return f"{value:{width}.2f}" if value is not None else f"{'-':>{width}}"
+
+
+def format_scores(scores: dict, summary: dict) -> str:
+    """A readable table: one row per file, then the paper's Average and Avg-Both."""
+    lines = [f"{'dataset':<14}{'n':>6}  {'score':>7}{'':4}{'F1':>7}{'EM':>7}{'no':>8}{'yes':>7}{'no/yes':>8}"]
+    for name, s in scores.items():
+        lines.append(f"{name:<14}{s.n:>6}  {_fmt(s.score)} {s.metric:<3}{_fmt(s.f1)}{_fmt(s.em)}"
+                     f" {_fmt(s.unanswerable_acc)}{_fmt(s.answerable_acc)} {_fmt(s.avg_no_yes)}")
+    if len(summary["datasets"]) > 1:
+        lines.append(f"Average over {len(summary['datasets'])} datasets ({', '.join(summary['datasets'])}): "
+                     f"{summary['average']:.2f}")
+    if "avg_both" in summary and len(summary["no_yes"]) > 1:
+        lines.append(f"Avg-Both over {', '.join(summary['no_yes'])} (per dataset (no + yes)/2, then the mean): "
+                     f"{summary['avg_both']:.2f}")
+    for name, s in scores.items():
+        lines += [f"note ({name}): {n}" for n in s.notes]
+    lines.append("All numbers in percent; score = F1 (ConvFinQA: EM, the official containment rule); "
+                 "no/yes = unanswerable/answerable accuracy; EM besides F1 is ours.")
+    return "\n".join(lines)
+
+
+def _read_index_list(path: Path | None):
+    from paperzoo.core.errors import InputError
+
+    if path is None:
+        return None
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"--quac-index-list {path}: not a readable JSON file ({err})") from None
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        raise InputError(f"--quac-index-list {path}: expected a JSON list of integers")
+    return value
+
+
+def _prediction_file(folder: Path, name: str) -> Path | None:
+    for suffix in (".txt", ".jsonl"):
+        if (folder / f"{name}{suffix}").is_file():
+            return folder / f"{name}{suffix}"
+    return None
+
+
+@cli.command()
+@click.argument("pred", type=click.Path(path_type=Path))
+@click.argument("gold", type=click.Path(path_type=Path))
+@click.option("--dataset", default=None, metavar="NAME",
+              help="Which dataset (doc2dial, quac, qrecc, topiocqa, inscit, coqa, doqa_cooking, doqa_travel, "
+                   "doqa_movies, convfinqa, sqa, hybridial, world). Needed when GOLD is a folder; read from the "
+                   "file's official path (e.g. quac/test.json) otherwise.")
+@click.option("--quac-index-list", type=click.Path(path_type=Path), default=None,
+              help="QuAC: a JSON list of the answerable turns (by position among them) whose retrieved top-5 held the "
+                   "gold chunk, as the official script's list; only those count for the answerable accuracy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@out_option(None, "Also write the metrics as JSON to this file (written atomically).")
+def score(pred, gold, dataset, quac_index_list, as_json, out):
+    """Score PRED against GOLD as ChatRAG-Bench's get_scores.py does.
+
+    PRED: one answer per line (read as get_scores.py reads it: each line stripped), or a .jsonl
+    file of {"answer": ...} lines. GOLD: a ChatRAG-Bench JSON file, or its data folder (the official
+    layout) with --dataset. With PRED a folder of NAME.txt / NAME.jsonl files and GOLD the data
+    folder, every dataset found in both is scored and the paper's Average and Avg-Both printed.
+    """
+    from paperzoo.chatqa.bench import gold_file, score_file
+    from paperzoo.chatqa.scoring import RULES, combine
+    from paperzoo.core.errors import InputError
+
+    ordinals = _read_index_list(quac_index_list)
+    if pred.is_dir():
+        if not gold.is_dir():
+            raise InputError(f"{pred} is a folder of predictions: GOLD must be the benchmark's data folder, got {gold}")
+        names = [dataset] if dataset is not None else list(RULES)
+        if dataset is not None:
+            gold_file(gold, dataset)          # one clear error for an unknown name or a missing file
+        pairs = [(n, _prediction_file(pred, n)) for n in names if (gold / RULES[n].file).is_file()]
+        pairs = [(n, p) for n, p in pairs if p is not None]
+        if not pairs:
+            raise InputError(f"{pred}: no NAME.txt or NAME.jsonl here matches a benchmark file under {gold}")
+        scores = {n: score_file(p, gold, n, ordinals if n == "quac" else None) for n, p in pairs}
+    else:
+        path, name = gold_file(gold, dataset)
+        scores = {name: score_file(pred, path, name, ordinals if name == "quac" else None)}
+    summary = combine(scores)
+    result = {"datasets": {n: s.to_dict() for n, s in scores.items()}, "summary": summary}
+    if out is not None:
+        from paperzoo.core.atomic import atomic_path
+
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(result, indent=1) + "\n")
+    click.echo(json.dumps(result, indent=1) if as_json else format_scores(scores, summary))
+    if out is not None and not as_json:
+        click.echo(f"wrote {out}")
