@@ -93,7 +93,7 @@ def candidate_batch(
 def contrastive_loss(model, batch: dict, temperature: float = 1.0) -> dict[str, Tensor]:
     """The loss of one tokenised batch {"queries", "contexts", "positive"} for a DualEncoder
     (what the Trainer's loss_fn calls); also reports in-batch top-1 accuracy."""
-    q, c = model(batch["queries"], batch["contexts"])
+    q, c = model(queries=batch["queries"], contexts=batch["contexts"])
     positive = batch["positive"].to(q.device)
     loss = info_nce(q, c, positive, temperature)
     with torch.no_grad():

@@ -27,15 +27,14 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from paperzoo.chatqa.config import RetrievalRecipe, retrieval_recipe
 from paperzoo.chatqa.contrastive import candidate_batch, contrastive_loss
 from paperzoo.chatqa.retriever import DualEncoder, format_query
-from paperzoo.core.atomic import atomic_dir
-from paperzoo.core.checkpoint import WEIGHTS_NAME, save_state
+from paperzoo.chatqa.tuning import _Tuned  # whole-state resume checkpoints (see train_retriever)
 from paperzoo.core.errors import ConfigError, InputError
 from paperzoo.core.schedule import warmup_cosine
+from paperzoo.core.sft import batch_indices
 from paperzoo.core.trainer import Trainer, make_accelerator
 
 _WORD = re.compile(r"\w+|[^\w\s]")
@@ -156,31 +155,6 @@ def conversation_pairs(path: str | Path, n: int = 4) -> tuple[list[tuple[str, st
 
 
 # ---- training ------------------------------------------------------------------------------------
-class _Checkpointable(nn.Module):
-    """The dual encoder as core's Trainer checkpoints it (one model.safetensors for resume);
-    the final model is written in the retriever layout by `DualEncoder.save_pretrained`."""
-
-    def __init__(self, dual: DualEncoder):
-        super().__init__()
-        self.dual = dual
-
-    def forward(self, queries, contexts):
-        return self.dual(queries, contexts)
-
-    def save_pretrained(self, path: str | Path) -> Path:
-        with atomic_dir(path) as tmp:
-            save_state(Path(tmp) / WEIGHTS_NAME, self)
-        return Path(path)
-
-
-def _step_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
-    """`step`'s batch: epochs of a seeded permutation, so a resumed run sees the same batches."""
-    per_epoch = max(1, n // batch_size)
-    epoch, k = divmod(step, per_epoch)
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    return order[k * batch_size: (k + 1) * batch_size] if n >= batch_size else order
-
-
 def train_retriever(
     model: DualEncoder,
     pairs: Sequence[tuple[str, str]],
@@ -203,14 +177,16 @@ def train_retriever(
     if not pairs:
         raise InputError("train_retriever: no (query, gold chunk) pairs")
     torch.manual_seed(seed)
-    wrapped = _Checkpointable(model)
+    # core's Trainer checkpoints one model.safetensors for resume; the final model is written in
+    # the retriever layout (two encoder folders) by DualEncoder.save_pretrained.
+    wrapped = _Tuned(model)
     opt = torch.optim.AdamW(wrapped.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = warmup_cosine(opt, recipe.warmup, max(1, recipe.steps))
     trainer = Trainer(wrapped, opt, sched, out_dir, accelerator=make_accelerator(device),
                       checkpoint_every=checkpoint_every, grad_clip=recipe.grad_clip, desc=desc, progress=progress)
 
     def batch_fn(step: int) -> dict:
-        idx = _step_indices(len(pairs), recipe.batch_size, seed, step)
+        idx = batch_indices(len(pairs), recipe.batch_size, seed, step)
         cb = candidate_batch([pairs[i] for i in idx], chunks, recipe.negatives, recipe.per_query,
                              np.random.default_rng([seed, step, 1]))
         return {"queries": model.query_inputs(cb.queries), "contexts": model.context_inputs(cb.candidates),
