@@ -82,13 +82,30 @@ def test_convfinqa_containment_rule():
     assert s.metric == "EM" and s.score == 50.0
 
 
+# Table 6 (ChatQA v1): (QuAC no, yes, Avg-QuAC), (DoQA no, yes, Avg-DoQA), Avg-Both.
+TABLE_6 = {
+    "1k": ((75.10, 86.67, 80.89), (64.49, 81.26, 72.88), 76.88),
+    "1.5k": ((77.66, 83.85, 80.76), (68.81, 78.67, 73.74), 77.25),
+    "2k": ((77.59, 84.05, 80.82), (67.95, 78.80, 73.38), 77.10),
+    "2.5k": ((73.76, 83.85, 78.81), (66.54, 79.31, 72.93), 75.87),
+    "SyntheticConvQA": ((55.38, 90.42, 72.92), (45.09, 88.45, 66.77), 69.84),
+    "GPT-3.5-turbo": ((61.91, 94.76, 78.34), (51.99, 84.43, 68.21), 73.27),
+    "GPT-4": ((83.45, 91.38, 87.42), (74.28, 73.82, 74.05), 80.73),
+}
+
+
 def test_avg_both_is_two_level_as_in_table_6():
-    """Card "Review" #1: QuAC (77.66 + 83.85)/2 = 80.76, then with DoQA's 73.74: 77.25."""
-    per, both = avg_both({"quac": (77.66, 83.85)})
-    assert per["quac"] == pytest.approx(80.755) and f"{per['quac'] + 1e-9:.2f}" == "80.76"
-    doqa_no, doqa_yes = 70.0, 77.48                                     # any pair with mean 73.74
-    per, both = avg_both({"quac": (77.66, 83.85), "doqa": (doqa_no, doqa_yes)})
-    assert per["doqa"] == pytest.approx(73.74) and both == pytest.approx(77.2475) and f"{both:.2f}" == "77.25"
+    """Card "Review" #1: QuAC (77.66 + 83.85)/2 = 80.76, then with DoQA's 73.74: 77.25; and every
+    other row of Table 6 (to the 2-decimal rounding of its inputs, 0.005)."""
+    per, both = avg_both({"quac": (77.66, 83.85), "doqa": (68.81, 78.67)})
+    assert per["quac"] == pytest.approx(80.755) and per["doqa"] == pytest.approx(73.74)
+    assert both == pytest.approx(77.2475) and f"{both:.2f}" == "77.25"
+    for row, ((qn, qy, q_avg), (dn, dy, d_avg), table_both) in TABLE_6.items():
+        per, both = avg_both({"quac": (qn, qy), "doqa": (dn, dy)})
+        assert abs(both - table_both) <= 0.0051, row
+        assert abs(per["doqa"] - d_avg) <= 0.0051, row
+        # The paper's Avg-QuAC for the SyntheticConvQA row is 72.92, but (55.38 + 90.42)/2 = 72.90.
+        assert abs(per["quac"] - q_avg) <= (0.0201 if row == "SyntheticConvQA" else 0.0051), row
     # Each dataset weighs the same, however many turns it has (not a pooled accuracy over turns).
     big = score_dataset("quac", [REFUSAL] * 9 + ["x"], [[REFUSAL]] * 9 + [["x"]])          # no 100, yes 100
     small = score_dataset("doqa_cooking", ["x", "x"], [[REFUSAL], ["x"]])                 # no 0, yes 100
@@ -96,11 +113,17 @@ def test_avg_both_is_two_level_as_in_table_6():
 
 
 def test_combine_averages_doqa_domains_then_datasets():
-    mk = lambda name, no, yes: score_dataset(name, ["x"] * 2 + [REFUSAL] * 2, [["x"], ["x"], [REFUSAL], [REFUSAL]])
-    scores = {n: mk(n, 0, 0) for n in ("quac", "doqa_cooking", "doqa_travel", "doqa_movies", "doc2dial")}
+    def perfect(name):
+        return score_dataset(name, ["x"] * 2 + [REFUSAL] * 2, [["x"], ["x"], [REFUSAL], [REFUSAL]])
+
+    scores = {n: perfect(n) for n in ("quac", "doqa_cooking", "doqa_travel", "doqa_movies", "doc2dial")}
+    scores["doqa_movies"] = score_dataset("doqa_movies", ["x", "y", "x", "x"], [["x"], ["x"], [REFUSAL], [REFUSAL]])
     out = combine(scores)
-    assert set(out["datasets"]) == {"quac", "doqa", "doc2dial"} and out["average"] == pytest.approx(100.0)
-    assert set(out["no_yes"]) == {"quac", "doqa"} and out["avg_both"] == pytest.approx(100.0)
+    # doqa_movies: F1 25, no 0, yes 100 -> DoQA F1 (100 + 100 + 25)/3, no 200/3, yes 100
+    assert set(out["datasets"]) == {"quac", "doqa", "doc2dial"}
+    assert out["datasets"]["doqa"] == pytest.approx(75.0) and out["average"] == pytest.approx((100 + 75 + 100) / 3)
+    assert out["no_yes"]["doqa"]["no"] == pytest.approx(200 / 3) and out["no_yes"]["doqa"]["yes"] == 100.0
+    assert out["avg_both"] == pytest.approx((100 + (200 / 3 + 100) / 2) / 2)
     part = combine({"doqa_cooking": scores["doqa_cooking"]})
     assert set(part["datasets"]) == {"doqa_cooking"}
 
