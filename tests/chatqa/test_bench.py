@@ -8,7 +8,7 @@ import pytest
 
 from paperzoo.chatqa.bench import (
     dataset_of, gold_file, load_gold, load_predictions, quac_gold_in_context, score_file, score_records,
-    world_records, write_predictions, write_world,
+    world_bench, world_records, write_predictions, write_world,
 )
 from paperzoo.chatqa.scoring import REFUSAL
 from paperzoo.core.errors import InputError
@@ -163,6 +163,7 @@ def test_world_is_scored_by_the_same_path(tmp_path):
     s = score_file(pred, tmp_path, "world")
     # F1: 1, 0 ("mayor is bob" vs "kim"), and the keyphrase "do not have" maps the last to the refusal: 1
     assert s.f1 == pytest.approx(200 / 3) and s.unanswerable_acc == 100.0 and s.answerable_acc == 100.0
+    assert world_bench([d]) == load_gold(gold, "world")             # in memory = written and read back
     # Retrieved contexts that miss the gold chunk take the answerable turn out of "yes" (QuAC's rule).
     recs = load_gold(write_world(tmp_path / "r", [d], contexts=[[d.context[0]], [d.context[0]], []]), "world")
     assert [r.gold_in_context for r in recs] == [True, False, None]   # None: unanswerable

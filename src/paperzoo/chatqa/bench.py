@@ -241,6 +241,12 @@ def world_records(dialogues: Sequence, contexts: Sequence[Sequence] | None = Non
     return records
 
 
+def world_bench(dialogues: Sequence, contexts: Sequence[Sequence] | None = None) -> list[BenchRecord]:
+    """`world_records` read back as BenchRecords (what `load_gold` gives for the written file),
+    for scoring a run in memory: `score_records("world", answers, world_bench(dialogues))`."""
+    return [_record(raw, f"world record {i}", False) for i, raw in enumerate(world_records(dialogues, contexts))]
+
+
 def write_world(folder: str | Path, dialogues: Sequence, contexts: Sequence[Sequence] | None = None) -> Path:
     """Write FOLDER/world/test.json (atomically), scored by `score_file(..., dataset="world")`."""
     records = world_records(dialogues, contexts)
