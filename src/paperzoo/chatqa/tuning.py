@@ -1,0 +1,187 @@
+"""Two-stage instruction tuning (paper §3, Fig. 1): stage-1 SFT, then stage-2 context-enhanced
+instruction tuning, on `paperzoo.core.trainer.Trainer` (accelerate: the same code on a CPU and
+under `accelerate launch`).
+
+Both stages minimise the masked language-model loss on the latest assistant answer (App. A.1,
+"We use the Latest Answer from Assistant as the supervision"),
+
+    L(θ) = - Σ_{t ∈ answer} log p_θ(x_t | x_<t) / |answer|          (mean over the batch's answer tokens)
+
+(`supervise="all"` puts it on every assistant answer). Stage 1 trains on the SFT blend, stage 2
+continues from the stage-1 weights on the stage-2 blend (`blends.py`). The paper fine-tunes all
+weights; `lora_rank > 0` trains LoRA adapters through `peft` instead (ours, a deviation for small
+hardware), merged into the weights at the end of each stage, so a stage's output is always a plain
+Hugging Face folder.
+
+Optimiser: AdamW with the recipe's betas and weight decay, linear warm-up then cosine decay to
+`min_lr`, gradient clipping (the release config: Adam (0.9, 0.95), wd 0.1, clip 1.0, cosine to
+1e-8; the v1 paper gives none). A stage's batches are a pure function of (seed, step), and each
+process of a multi-process launch takes its slice of the global batch, so `resume=True` after an
+interruption ends with the weights an uninterrupted run would have (Trainer's checkpoints).
+No gradient accumulation: the global batch must fit the processes at once.
+
+Layout of `out_dir`: `stage1/` and `stage2/`, each with `checkpoint/` (for resume, removed
+once the stage is done) and `model/` (a generator folder, `Generator.from_pretrained`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from paperzoo.chatqa.config import StageRecipe, TuningRecipe, recipe as get_recipe
+from paperzoo.chatqa.generator import Generator
+from paperzoo.core.checkpoint import WEIGHTS_NAME, save_state
+from paperzoo.core.errors import ConfigError, InputError
+from paperzoo.core.schedule import warmup_cosine
+from paperzoo.core.trainer import CHECKPOINT_DIR, Trainer, make_accelerator
+
+try:  # the shared SFT pieces (paperzoo.core.sft), written out here until they land
+    from paperzoo.core.sft import masked_lm_loss, pad_examples
+except ImportError:  # pragma: no cover - transitional
+    import torch.nn.functional as F
+
+    def pad_examples(rows, pad_id: int) -> dict:
+        width = max(len(ids) for ids, _ in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        att = torch.zeros((len(rows), width), dtype=torch.long)
+        loss = torch.zeros((len(rows), width), dtype=torch.bool)
+        for i, (x, m) in enumerate(rows):
+            ids[i, : len(x)] = torch.tensor(x)
+            att[i, : len(x)] = 1
+            loss[i, : len(m)] = torch.tensor(m, dtype=torch.bool)
+        return {"input_ids": ids, "attention_mask": att, "loss_mask": loss}
+
+    def masked_lm_loss(model, batch: dict) -> torch.Tensor:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        mask = batch["loss_mask"][:, 1:]
+        nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), batch["input_ids"][:, 1:], reduction="none")
+        return (nll * mask).sum() / mask.sum().clamp_min(1)
+
+# A sample source: (step, n) -> n samples, each with .messages, .context, .instruction (blends.Sample).
+SampleFn = Callable[[int, int], Sequence]
+def answer_loss(model, batch: dict) -> dict[str, torch.Tensor]:
+    """The Trainer's loss: L(θ) above (`core.sft.masked_lm_loss`) on a `pad_examples` batch."""
+    return {"loss": masked_lm_loss(model, batch)}
+
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class _Tuned(nn.Module):
+    """The model being tuned, saved by the Trainer as ONE safetensors file of its whole state
+    (a LoRA-wrapped model, or one with tied embeddings, which a Hugging Face save would split
+    or de-duplicate), so that resume restores exactly what was saved."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.inner = model
+
+    def forward(self, **kwargs):
+        return self.inner(**kwargs)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        save_state(Path(path) / WEIGHTS_NAME, self)
+
+
+def add_lora(model: nn.Module, rank: int, alpha: int = 16, dropout: float = 0.0) -> nn.Module:
+    """LoRA adapters (rank r, scale alpha/r) on every attention and MLP projection (peft)."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise ConfigError("LoRA tuning needs the `peft` package (pip install peft); "
+                          "or use full fine-tuning, the paper's (lora_rank=0)") from None
+    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    targets = [t for t in LORA_TARGETS if t in present]
+    if not targets:
+        raise ConfigError(f"no LoRA target modules ({', '.join(LORA_TARGETS)}) in {type(model).__name__}")
+    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                                            target_modules=targets, task_type="CAUSAL_LM"))
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """The plain model with LoRA adapters folded into its weights (W + (alpha/r) B A)."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+
+
+def tune_stage(
+    gen: Generator, stage: StageRecipe, samples: SampleFn, out_dir: str | Path, *,
+    device: str = "auto", mixed_precision: str = "no", resume: bool = False, lora_rank: int = 0,
+    lora_alpha: int = 16, lora_dropout: float = 0.0, checkpoint_every: int = 0, progress: bool = True,
+    desc: str = "stage",
+) -> dict:
+    """Train `gen.model` in place for `stage.steps` steps on `samples(step, batch_size)`.
+
+    Returns {"history": the logged losses}. `out_dir` holds the resume checkpoint. With
+    `lora_rank > 0` the adapters are merged back at the end (gen.model stays a plain model).
+    """
+    if stage.steps == 0:
+        return {"history": []}
+    accelerator = make_accelerator(device, mixed_precision)
+    n_proc, rank = accelerator.num_processes, accelerator.process_index
+    if stage.batch_size % n_proc:
+        raise ConfigError(f"global batch {stage.batch_size} does not split over {n_proc} processes")
+    per_proc = stage.batch_size // n_proc
+    model = add_lora(gen.model, lora_rank, lora_alpha, lora_dropout) if lora_rank > 0 else gen.model
+    tuned = _Tuned(model)
+    params = [p for p in tuned.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=stage.lr, betas=tuple(stage.betas), weight_decay=stage.weight_decay)
+    sched = warmup_cosine(opt, stage.warmup, stage.steps, final_ratio=stage.min_lr / stage.lr)
+    trainer = Trainer(tuned, opt, sched, out_dir, accelerator=accelerator, checkpoint_every=checkpoint_every,
+                      grad_clip=stage.grad_clip, desc=desc, progress=progress)
+    max_length = min(stage.max_length or gen.window, gen.window)
+
+    def batch_fn(step: int) -> dict:
+        batch = list(samples(step, stage.batch_size))
+        if len(batch) != stage.batch_size:
+            raise InputError(f"{desc}: the sample source gave {len(batch)} samples for a batch of {stage.batch_size}")
+        mine = batch[rank * per_proc: (rank + 1) * per_proc]
+        rows = [gen.example(s.messages, s.context, s.instruction, supervise=stage.supervise, max_length=max_length)
+                for s in mine]
+        return pad_examples(rows, gen.pad_id)
+
+    trainer.fit(batch_fn, answer_loss, stage.steps, resume=resume)
+    gen.model = merge_lora(trainer.unwrapped.inner)
+    gen.model.eval()
+    return {"history": trainer.history}
+
+
+def two_stage(
+    gen: Generator, recipe: str | TuningRecipe, out_dir: str | Path, *, stage1: SampleFn | None, stage2: SampleFn | None,
+    device: str = "auto", mixed_precision: str = "no", resume: bool = False,
+    checkpoint_every: int = 0, progress: bool = True,
+) -> tuple[Generator, dict]:
+    """Stage 1 (SFT) then stage 2 (context-enhanced) on `gen`, each written to `out_dir/stageK/model`.
+
+    A stage whose sample source is None is skipped (the "stage-1 only" and "w/o stage-1"
+    ablations). With `resume`, a stage whose model folder is complete is loaded instead of
+    retrained, and an interrupted stage continues from its checkpoint.
+    Returns (the tuned generator, {"stage1": history, "stage2": history}).
+    """
+    rec = get_recipe(recipe)
+    out_dir = Path(out_dir)
+    histories: dict[str, list] = {}
+    for name, stage, samples in (("stage1", rec.stage1, stage1), ("stage2", rec.stage2, stage2)):
+        if samples is None:
+            continue
+        folder = out_dir / name
+        if resume and (folder / "model" / "config.json").is_file():
+            gen = Generator.from_pretrained(folder / "model")
+            histories[name] = []
+            continue
+        out = tune_stage(gen, stage, samples, folder, device=device, mixed_precision=mixed_precision,
+                         resume=resume, lora_rank=rec.lora_rank, lora_alpha=rec.lora_alpha,
+                         lora_dropout=rec.lora_dropout, checkpoint_every=checkpoint_every, progress=progress,
+                         desc=f"chatqa {name}")
+        histories[name] = out["history"]
+        accelerator = make_accelerator(device, mixed_precision)
+        if accelerator.is_main_process:
+            gen.save_pretrained(folder / "model")
+            shutil.rmtree(folder / CHECKPOINT_DIR, ignore_errors=True)
+        accelerator.wait_for_everyone()
+    return gen, histories
