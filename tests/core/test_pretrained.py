@@ -136,8 +136,11 @@ def test_pooling_reads_the_sentence_transformers_config(tmp_path):
 def test_smollm2_answers_a_capital_question_from_its_cached_folder(shared_cache, capsys):
     """Greedy through its chat template, the converted SmolLM2-135M-Instruct answers "The capital of
     France is Paris." and "... Japan is Tokyo." (an untrained model of the same shape emits random
-    tokens of a 49,152 vocabulary and names neither). 134,515,008 parameters (tied embeddings)."""
+    tokens of a 49,152 vocabulary and names neither). 134,515,008 parameters (tied embeddings).
+    core.generation's greedy decoding gives the same answer as transformers' `generate`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from paperzoo.core.generation import generate
 
     folder = model_folder("smollm2-135m-instruct")
     capsys.readouterr()
@@ -153,6 +156,9 @@ def test_smollm2_answers_a_capital_question_from_its_cached_folder(shared_cache,
         out = model.generate(ids, max_new_tokens=12, do_sample=False)
         answer = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
         assert capital in answer, answer
+        ours = generate(model, [ids[0].tolist()], max_new_tokens=12, eos_id=tokenizer.eos_token_id,
+                        pad_id=tokenizer.pad_token_id, temperature=0.0)[0][0]  # core's sampler on a real GQA Llama
+        assert tokenizer.decode(ours, skip_special_tokens=True) == answer
 
 
 @pytest.mark.slow

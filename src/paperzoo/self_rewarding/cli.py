@@ -99,7 +99,7 @@ def generate(model, prompt, infile, n, temperature, top_p, max_new_tokens, out, 
     import torch
 
     from paperzoo.self_rewarding.data import write_jsonl
-    from paperzoo.self_rewarding.sampling import generate as sample
+    from paperzoo.core.generation import generate as sample
 
     instructions = _instructions(prompt, infile)
     device = resolve_device(device)

@@ -1,10 +1,11 @@
 """Named configs: the models (Llama 2 70B as in the paper, 7B for real-scale tests, the
 tiny CPU model) and the recipes (the paper's §3 hyperparameters, the tiny run's).
 
-Configs are plain dataclass values (nanoGPT style). A model config becomes a
-`transformers.LlamaConfig` with `to_llama()`; a recipe holds everything the
-self-rewarding loop needs, including the card's flags for the points the paper leaves
-open (each flag's default is the paper's reading; the alternatives are documented).
+Configs are plain dataclass values (nanoGPT style). A model config is core's `LMConfig`
+(shared with chatqa; re-exported here) and becomes a `transformers.LlamaConfig` with
+`to_llama()`; a recipe holds everything the self-rewarding loop needs, including the
+card's flags for the points the paper leaves open (each flag's default is the paper's
+reading; the alternatives are documented).
 """
 
 from __future__ import annotations
@@ -12,36 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paperzoo.core.errors import ConfigError
+from paperzoo.core.lm import LMConfig
 from paperzoo.core.registry import ConfigRegistry
 from paperzoo.world.instructions import VOCAB
-
-
-@dataclass(frozen=True)
-class LMConfig:
-    """A Llama-style causal LM (the paper's family)."""
-
-    vocab_size: int
-    hidden_size: int
-    layers: int
-    heads: int
-    kv_heads: int
-    intermediate_size: int
-    max_positions: int
-    dropout: float = 0.0  # attention dropout: the only dropout a Llama block has
-    rope_theta: float = 10000.0
-    rms_norm_eps: float = 1e-5
-    tie_embeddings: bool = False
-
-    def to_llama(self):
-        from transformers import LlamaConfig
-
-        return LlamaConfig(
-            vocab_size=self.vocab_size, hidden_size=self.hidden_size, num_hidden_layers=self.layers,
-            num_attention_heads=self.heads, num_key_value_heads=self.kv_heads,
-            intermediate_size=self.intermediate_size, max_position_embeddings=self.max_positions,
-            attention_dropout=self.dropout, rope_theta=self.rope_theta, rms_norm_eps=self.rms_norm_eps,
-            tie_word_embeddings=self.tie_embeddings, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-        )
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from paperzoo.world.instructions import FAMILIES, Task, rubric_score
 def answer(policy, instructions: Sequence[str], max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
            generator=None, progress: bool = False) -> list[str]:
     """One response per instruction (greedy by default)."""
-    from paperzoo.self_rewarding.sampling import generate
+    from paperzoo.core.generation import generate
 
     fmt = policy.fmt
     outs = generate(policy.model, [fmt.prompt_ids(x) for x in instructions], n=1, max_new_tokens=max_new_tokens,

@@ -105,7 +105,7 @@ def judge(
     `return_texts`, returns (scores, texts) with the judgment texts texts[i][n][k] (a world
     judgment as `formats.judgment_text` writes it: "answer A | criteria ... Score: k").
     """
-    from paperzoo.self_rewarding.sampling import generate
+    from paperzoo.core.generation import generate
 
     flat = [(i, n) for i, cands in enumerate(responses) for n in range(len(cands))]
     kw = dict(temperature=temperature, top_p=top_p, generator=generator, batch_size=batch_size, progress=progress)

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 
 from paperzoo.core.errors import InputError
+from paperzoo.core.generation import generate
 from paperzoo.self_rewarding.config import Recipe
 from paperzoo.self_rewarding.data import write_jsonl, write_pairs
 from paperzoo.self_rewarding.judge import judge, parse_rate, rewards
 from paperzoo.self_rewarding.pairs import preference_pairs
 from paperzoo.self_rewarding.policy import Policy
-from paperzoo.self_rewarding.sampling import generate
 from paperzoo.self_rewarding.train import dpo
 
 

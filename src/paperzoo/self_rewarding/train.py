@@ -21,57 +21,38 @@ import copy
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
 from paperzoo.core.errors import InputError
 from paperzoo.core.schedule import warmup_cosine
+from paperzoo.core.sft import batch_indices, masked_lm_loss, pad_examples
 from paperzoo.core.trainer import Trainer, make_accelerator
 from paperzoo.self_rewarding.dpo import dpo_loss, dpo_rewards, sequence_logps
 
 
 def tokenize_pairs(fmt, prompts: Sequence, responses: Sequence[str], max_length: int | None = None) -> dict:
     """One row per (prompt, response) (a prompt is an instruction, or a JudgeRequest for an
-    EFT example whose response is the judgment), right-padded:
+    EFT example whose response is the judgment), right-padded by core's `pad_examples`:
     {"input_ids": (B, T), "attention_mask": (B, T), "response_mask": (B, T) bool, True on the
     tokens the loss is on (`Format.example_ids`)}. A dict, so the Trainer moves it to the device."""
-    rows, masks = [], []
+    rows = []
     for prompt, response in zip(prompts, responses):
         ids, mask = fmt.example_ids(prompt, response)
         if max_length and len(ids) > max_length:
             ids, mask = ids[:max_length], mask[:max_length]
             if not any(mask):
                 raise InputError(f"a prompt longer than max_length={max_length} leaves no response: {str(prompt)[:60]!r}")
-        rows.append(ids)
-        masks.append(mask)
-    width = max(len(x) for x in rows)
-    ids = torch.full((len(rows), width), fmt.pad_id, dtype=torch.long)
-    att = torch.zeros((len(rows), width), dtype=torch.long)
-    resp = torch.zeros((len(rows), width), dtype=torch.bool)
-    for i, (x, m) in enumerate(zip(rows, masks)):
-        ids[i, : len(x)] = torch.tensor(x)
-        att[i, : len(x)] = 1
-        resp[i, : len(m)] = torch.tensor(m)
-    return {"input_ids": ids, "attention_mask": att, "response_mask": resp}
-
-
-def batch_indices(n: int, batch_size: int, seed: int, step: int) -> np.ndarray:
-    """Indices of `step`'s batch: epochs of a seeded permutation (a pure function of the step)."""
-    per_epoch = max(1, n // batch_size)
-    epoch, k = divmod(step, per_epoch)
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    return order[k * batch_size: (k + 1) * batch_size] if n >= batch_size else order
+        rows.append((ids, mask))
+    batch = pad_examples(rows, fmt.pad_id)
+    # The loss mask is on the response: DPO's sequence log-probabilities sum over the same tokens.
+    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "response_mask": batch["loss_mask"]}
 
 
 def sft_loss(model, batch: dict) -> dict[str, torch.Tensor]:
-    """Mean cross-entropy over response tokens (prompt and padding excluded)."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    target = batch["input_ids"][:, 1:]
-    mask = batch["response_mask"][:, 1:]
-    nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), target, reduction="none")
-    return {"loss": (nll * mask).sum() / mask.sum().clamp_min(1)}
+    """Mean cross-entropy over response tokens (prompt and padding excluded): core's `masked_lm_loss`."""
+    return {"loss": masked_lm_loss(model, {**batch, "loss_mask": batch["response_mask"]})}
 
 
 def linear_decay(optimizer, total_steps: int, final_ratio: float) -> LambdaLR:

@@ -1,0 +1,112 @@
+"""core.lm, core.generation and core.sft against slow, obviously correct references: greedy
+decoding with the KV cache equals decoding without it and a plain argmax loop; the padded
+SFT batch and its masked loss equal a hand computation."""
+
+import math
+
+import pytest
+import torch
+
+from paperzoo.core.errors import InputError
+from paperzoo.core.generation import generate, top_p_filter
+from paperzoo.core.lm import LMConfig
+from paperzoo.core.sft import batch_indices, masked_lm_loss, pad_examples
+
+PAD, BOS, EOS = 0, 1, 2
+TINY = LMConfig(vocab_size=40, hidden_size=32, layers=2, heads=4, kv_heads=2, intermediate_size=64, max_positions=64)
+
+
+@pytest.fixture(scope="module")
+def model():
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(2)  # seed 2: two greedy rows end early (after 5 and 7 tokens), one runs all 10
+    return LlamaForCausalLM(TINY.to_llama()).eval()
+
+
+PROMPTS = [[BOS, 5, 9, 11], [BOS, 7], [BOS, 30, 31, 32, 33, 34, 6]]  # different lengths: left padding
+
+
+def _argmax_loop(model, prompt: list[int], steps: int) -> list[int]:
+    """The reference: one prompt alone, no padding, no cache; append the argmax until EOS (or the
+    pad token, which `generate` also treats as the end of a row: a trained model never emits it)."""
+    ids = list(prompt)
+    out = []
+    with torch.no_grad():
+        for _ in range(steps):
+            token = int(model(input_ids=torch.tensor([ids])).logits[0, -1].argmax())
+            if token in (EOS, PAD):
+                break
+            out.append(token)
+            ids.append(token)
+    return out
+
+
+def test_lm_config_builds_the_llama_it_describes():
+    llama = TINY.to_llama()
+    assert (llama.num_hidden_layers, llama.num_attention_heads, llama.num_key_value_heads) == (2, 4, 2)
+    assert (llama.pad_token_id, llama.bos_token_id, llama.eos_token_id) == (PAD, BOS, EOS)
+    d, f, v, kv = 32, 64, 40, 2 * 8  # kv: 2 key-value heads of head dim 32 / 4
+    block = d * d + 2 * d * kv + d * d + 3 * d * f + 2 * d  # q, k, v, o; gate, up, down; two RMSNorms
+    assert TINY.num_parameters() == v * d + 2 * block + d + d * v  # embeddings, blocks, final norm, lm head
+
+
+def test_greedy_with_cache_equals_without_and_the_argmax_loop(model):
+    kw = dict(max_new_tokens=10, eos_id=EOS, pad_id=PAD, temperature=0.0)
+    fast = generate(model, PROMPTS, **kw)
+    slow = generate(model, PROMPTS, use_cache=False, **kw)
+    reference = [[_argmax_loop(model, p, 10)] for p in PROMPTS]
+    assert fast == slow == reference
+    # not vacuous: rows that stop at EOS inside the batch (then padded) and one that runs to the limit
+    assert [len(r[0]) for r in reference] == [5, 10, 7]
+
+
+def test_sampling_with_cache_equals_without_for_the_same_seed(model):
+    kw = dict(n=3, max_new_tokens=8, eos_id=EOS, pad_id=PAD, temperature=0.9, top_p=0.8)
+    fast = generate(model, PROMPTS, generator=torch.Generator().manual_seed(3), **kw)
+    slow = generate(model, PROMPTS, generator=torch.Generator().manual_seed(3), use_cache=False, **kw)
+    assert fast == slow and len(fast) == 3 and all(len(s) == 3 for s in fast)
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    kept = torch.isfinite(top_p_filter(logits, 0.75))
+    assert kept.tolist() == [[True, True, False, False]]  # 0.5 < 0.75 <= 0.5 + 0.3
+    assert torch.isfinite(top_p_filter(logits, 0.01)).tolist() == [[True, False, False, False]]
+
+
+def test_generate_refuses_an_empty_prompt(model):
+    with pytest.raises(InputError, match="at least one token"):
+        generate(model, [[BOS], []], max_new_tokens=2, eos_id=EOS, pad_id=PAD)
+
+
+def test_pad_examples_right_pads_ids_attention_and_loss_mask():
+    batch = pad_examples([([1, 5, 6], [False, True, True]), ([1, 7], [False, True])], pad_id=PAD)
+    assert batch["input_ids"].tolist() == [[1, 5, 6], [1, 7, PAD]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert batch["loss_mask"].tolist() == [[False, True, True], [False, True, False]]
+    assert batch["loss_mask"].dtype == torch.bool
+    with pytest.raises(InputError, match="row 1"):
+        pad_examples([([1, 2], [False, True]), ([1, 2], [True])], pad_id=PAD)
+
+
+def test_masked_lm_loss_is_the_mean_nll_of_the_masked_tokens(model):
+    rows = [([1, 5, 6, 8], [False, False, True, True]), ([1, 7, 9], [False, True, True])]
+    batch = pad_examples(rows, pad_id=PAD)
+    with torch.no_grad():
+        loss = float(masked_lm_loss(model, batch))
+        # By hand: each row alone (no padding), -log softmax at the previous position, for each masked token.
+        nlls = []
+        for ids, mask in rows:
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0], dim=-1)
+            nlls += [-float(logp[t - 1, ids[t]]) for t in range(1, len(ids)) if mask[t]]
+    assert len(nlls) == 4
+    assert math.isclose(loss, sum(nlls) / len(nlls), rel_tol=1e-5)
+
+
+def test_batch_indices_are_seeded_epochs_of_a_permutation():
+    first_epoch = [batch_indices(10, 3, seed=4, step=s) for s in range(3)]  # 3 batches of 3 per epoch of 10
+    flat = [int(i) for b in first_epoch for i in b]
+    assert len(set(flat)) == 9 and all(len(b) == 3 for b in first_epoch)
+    assert (batch_indices(10, 3, seed=4, step=1) == first_epoch[1]).all()
+    assert not all((batch_indices(10, 3, seed=4, step=3 + s) == first_epoch[s]).all() for s in range(3))  # a new epoch
