@@ -91,7 +91,8 @@ def _record(raw, where: str, needs_exe: bool) -> BenchRecord:
     if "answers" in raw:
         answers = raw["answers"]
     elif "answer" in raw:
-        answers = raw["answer"] if isinstance(raw["answer"], list) else [raw["answer"] if isinstance(raw["answer"], str) else str(raw["answer"])]
+        one = raw["answer"]
+        answers = one if isinstance(one, list) else [one if isinstance(one, str) else str(one)]
     else:
         raise bad("needs 'answers' (a list of strings)")
     if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
@@ -99,9 +100,9 @@ def _record(raw, where: str, needs_exe: bool) -> BenchRecord:
     exe = raw.get("exe_answer")
     if needs_exe and (exe is None or isinstance(exe, bool) or not isinstance(exe, (int, float, str))):
         raise bad("ConvFinQA records need 'exe_answer' (the executed number)")
-    gold = raw.get("gold_chunk")
-    return BenchRecord(tuple(parsed), tuple(contexts), tuple(answers), exe, raw.get("id") if isinstance(raw.get("id"), str) else None,
-                       gold if isinstance(gold, str) else None)
+    gold, rid = raw.get("gold_chunk"), raw.get("id")
+    return BenchRecord(tuple(parsed), tuple(contexts), tuple(answers), exe,
+                       rid if isinstance(rid, str) else None, gold if isinstance(gold, str) else None)
 
 
 def load_gold(path: str | Path, rule: DatasetRule | str | None = None) -> list[BenchRecord]:

@@ -270,7 +270,8 @@ def score_dataset(rule: DatasetRule | str, predictions: Sequence[str], answers: 
     result = DatasetScore(rule.name, len(predictions), f1, "F1", f1=f1, em=em,
                           n_f1=len(f1s), notes=notes)
     if len(f1s) < len(predictions):
-        notes.append(f"{len(predictions) - len(f1s)} records with only empty references left out of F1 (as the official script does)")
+        notes.append(f"{len(predictions) - len(f1s)} records with only empty references left out of F1 "
+                     "(as the official script does)")
     if rule.unanswerable:
         no, yes = [], []
         for i, (p, refs) in enumerate(zip(predictions, answers)):
