@@ -25,21 +25,15 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from paperzoo.world.instructions import ARROW, CRITERIA, VOCAB
+from paperzoo.world.text import word_tokenizer
 
 PLAIN_TEMPLATE = "User: {instruction}\n\nAssistant: "
 
 
 def world_tokenizer():
-    """The world vocabulary as a `transformers` fast tokenizer (WordLevel, whitespace split)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(VOCAB)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>",
-        model_max_length=128,
-    )
+    """The world vocabulary as a `transformers` fast tokenizer (WordLevel, whitespace split;
+    built by the text worlds' shared `paperzoo.world.text.word_tokenizer`)."""
+    return word_tokenizer(VOCAB, split="whitespace", model_max_length=128)
 
 
 def judgment_text(answer: str, met: Sequence[bool], score: int) -> str:

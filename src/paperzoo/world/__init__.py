@@ -8,9 +8,28 @@ with the same seed see identical data; fixed evaluation sets are cached on disk 
 `scenes` is the first part: images of coloured shapes with compositional captions,
 per-object masks and boxes, and the caption-word -> object map. `speech` is a small
 corpus of English sentences spoken by espeak-ng (a procedural source-filter speaker where
-it is missing) at 22,050 Hz, normalised as FreGrad's data pipeline does. Videos, 3D
-objects and text worlds will sit beside them as sibling modules.
+it is missing) at 22,050 Hz, normalised as FreGrad's data pipeline does.
+
+The text worlds: `instructions` holds program-checkable instruction tasks and their rubric
+(Self-Rewarding); `conversations` holds fictional entities, chunked fact documents and
+multi-turn dialogues with pronoun follow-ups, topic switches and unanswerable turns
+(ChatQA). Both use `text`: the word-level tokenizer builder (`word_tokenizer`, whitespace or
+punctuation split), the held-out hash rule (`is_held_out`, `key_hash`) and the per-example
+random stream (`world_rng`). Videos and 3D objects will sit beside them as sibling modules.
 """
+
+from paperzoo.world import conversations
+from paperzoo.world.conversations import (
+    CONVERSATIONS_VERSION,
+    REFUSAL,
+    Chunk,
+    Dialogue,
+    Document,
+    Entity,
+    SingleTurnQA,
+    Turn,
+    chunk_sentences,
+)
 
 from paperzoo.world.scenes import (
     ATTRIBUTES,
@@ -49,6 +68,7 @@ from paperzoo.world.scenes import (
     tokenize,
 )
 from paperzoo.world.show import show_scenes
+from paperzoo.world.text import is_held_out, key_hash, pre_tokenizer, split_words, word_tokenizer, world_rng
 from paperzoo.world.speech import (
     HOP,
     SAMPLE_RATE,
@@ -68,6 +88,9 @@ from paperzoo.world.speech import (
 )
 
 __all__ = [
+    "conversations", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
+    "chunk_sentences",
+    "is_held_out", "key_hash", "pre_tokenizer", "split_words", "word_tokenizer", "world_rng",
     "ATTRIBUTES", "BACKGROUND_TOKEN", "BACKGROUNDS", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
     "VOCAB", "WORLD_VERSION",
     "Scene", "SceneBatch", "SceneConfig", "SceneObject", "WordTokenizer",

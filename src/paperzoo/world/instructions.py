@@ -22,17 +22,19 @@ per criterion met (card §5), standing in for human ranks and for the GPT-4 judg
 Everything is a pure function of (seed, split, index). Held-out prompts (the EFT eval set,
 validation, test) never appear in training splits: an instruction belongs to the held-out
 pool when its SHA-256 falls in a fixed fifth of the hash range, the same rule for every
-split, so no list of seen prompts is needed.
+split, so no list of seen prompts is needed (`paperzoo.world.text.is_held_out`, shared with
+the conversational world).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from paperzoo.core.errors import ConfigError
+from paperzoo.world import text
+from paperzoo.world.text import SPECIALS
 
 INSTRUCTIONS_VERSION = 1
 
@@ -45,7 +47,6 @@ ARROW = "=>"  # ends an instruction; the answer follows
 # The judge's words (the compact EFT format of card §5; see paperzoo.self_rewarding.judge).
 CRITERIA: tuple[str, ...] = ("type", "length", "half", "prefix", "exact")
 JUDGE_WORDS: tuple[str, ...] = ("judge", "|", "answer", *CRITERIA, "yes", "no", "Score:")
-SPECIALS: tuple[str, ...] = ("<pad>", "<bos>", "<eos>", "<unk>")
 VOCAB: tuple[str, ...] = SPECIALS + DIGITS + LETTERS + FAMILIES + (":", "+", ARROW) + JUDGE_WORDS
 
 # Splits and the pool each draws from: "train" pool = instructions outside the held-out fifth.
@@ -117,8 +118,7 @@ def draw_task(rng: np.random.Generator, family: str | None = None) -> Task:
 
 def is_held_out(task: Task) -> bool:
     """True for the fixed fifth of all instructions reserved for evaluation splits."""
-    digest = hashlib.sha256(task.prompt.encode()).digest()
-    return int.from_bytes(digest[:8], "big") < HELD_OUT_FRACTION * 2**64
+    return text.is_held_out(task.prompt, HELD_OUT_FRACTION)
 
 
 def tasks(split: str, seed: int, n: int, start: int = 0) -> list[Task]:
@@ -130,7 +130,7 @@ def tasks(split: str, seed: int, n: int, start: int = 0) -> list[Task]:
     split_id, pool = SPLITS[split]
     out = []
     for index in range(start, start + n):
-        rng = np.random.default_rng([seed, split_id, index])
+        rng = text.world_rng(seed, split_id, index)
         while True:  # rejection to the split's pool; about 1.25 draws per task
             task = draw_task(rng)
             if is_held_out(task) == (pool == "held_out"):
