@@ -40,10 +40,14 @@ Messages = Sequence[Mapping[str, str]]
 
 
 def world_tokenizer():
-    """The world's word-level tokenizer with the template's words (a `transformers` fast tokenizer)."""
+    """The world's word-level tokenizer (a `transformers` fast tokenizer) with the template's words
+    and the instruction tasks' symbols (the stage-1 data) added."""
     from paperzoo.world.conversations import tokenizer
+    from paperzoo.world.instructions import VOCAB
+    from paperzoo.world.text import SPECIALS
 
-    return tokenizer(extra_words=template_words())
+    return tokenizer(extra_words=[*template_words(), *(w for w in VOCAB if w not in SPECIALS)],
+                     model_max_length=384)
 
 
 def _quiet():
