@@ -169,3 +169,23 @@ def test_world_is_scored_by_the_same_path(tmp_path):
     assert [r.gold_in_context for r in recs] == [True, False, None]   # None: unanswerable
     s = score_records("world", ["zorb is in vell .", "Sorry. I cannot find the answer based on the context.", REFUSAL], recs)
     assert s.n_answerable == 1 and s.answerable_acc == 100.0
+
+
+def test_the_real_world_round_trips_and_scores_its_baselines(tmp_path):
+    """On paperzoo.world.conversations (20 held-out dialogues, 30% unanswerable last turns): the
+    gold replies score 100 everywhere; always refusing (measured) gets no = 100, yes = 0, and F1 =
+    the refusal turns' share (9 of 94 turns: 9.57), so no/yes = 50; empty answers get F1 0."""
+    from paperzoo.world import conversations
+
+    assert conversations.REFUSAL == REFUSAL
+    dialogues = conversations.dialogues("test", 0, 20, unanswerable=0.3)
+    records = load_gold(write_world(tmp_path, dialogues), "world")
+    assert records == world_bench(dialogues) and len(records) == sum(len(d.turns) for d in dialogues)
+    gold = score_records("world", [r.answers[0] for r in records], records)
+    assert (gold.f1, gold.em, gold.unanswerable_acc, gold.answerable_acc) == (100.0, 100.0, 100.0, 100.0)
+    refusing = score_records("world", [REFUSAL] * len(records), records)
+    n_refusals = sum(not t.answerable for d in dialogues for t in d.turns)
+    assert n_refusals > 0 and refusing.n_unanswerable == n_refusals
+    assert refusing.f1 == pytest.approx(100 * n_refusals / len(records))
+    assert (refusing.unanswerable_acc, refusing.answerable_acc, refusing.avg_no_yes) == (100.0, 0.0, 50.0)
+    assert score_records("world", [""] * len(records), records).f1 == 0.0
