@@ -55,7 +55,7 @@ import numpy as np
 from paperzoo.core.errors import ConfigError
 from paperzoo.world.text import SPECIALS, key_hash, split_words, word_tokenizer, world_rng
 
-CONVERSATIONS_VERSION = 1
+CONVERSATIONS_VERSION = 2  # 2: object pronouns after prepositions ("won by her")
 
 # The paper's refusal (§3.2.1; App. A), word for word.
 REFUSAL = "Sorry. I cannot find the answer based on the context."
@@ -185,7 +185,7 @@ KIND_SPECS: dict[str, Kind] = {
         (A("mapped", "{e} was first mapped in {v}.", "year1", _q(
             "when was {it} first mapped?", "in which year was {it} first mapped?")),
          A("dam", "the first dam on {e} was built in {v}.", "year2", _q(
-             "when was the first dam on {it} built?", ("when was {its} first dam built?", "when was the first dam of {e} built?"))),
+             "when was the first dam on {them} built?", ("when was {its} first dam built?", "when was the first dam of {e} built?"))),
          A("bridges", "{v} bridges cross {e}.", "count", _q(
              "how many bridges cross {it}?", ("how many bridges does {it} have?", "how many bridges does {e} have?"))),
          A("towns", "there are {v} towns on the banks of {e}.", "count", _q(
@@ -199,11 +199,11 @@ KIND_SPECS: dict[str, Kind] = {
              ("what colour is {its} water?", "what colour is the water of {e}?"),
              ("what is the colour of {its} water?", "what is the colour of the water of {e}?"))),
          A("fish", "the main fish in {e} is the {v}.", "fish", _q(
-             "what is the main fish in {it}?", "which fish lives in {it} most?")),
+             "what is the main fish in {them}?", "which fish lives in {them} most?")),
          A("trees", "{v} trees grow along the banks of {e}.", "tree", _q(
              "which trees grow along {it}?", ("what trees grow on {its} banks?", "what trees grow on the banks of {e}?"))),
          A("boats", "boats on {e} carry {v}.", "goods", _q(
-             "what do boats on {it} carry?", "what goods are carried on {it}?"))),
+             "what do boats on {them} carry?", "what goods are carried on {them}?"))),
         ("how many years after {e} was first mapped was its first dam built?",
          "how many years passed between the first map of {e} and its first dam?"),
         ("how many bridges and towns does {e} have in all?",
@@ -219,9 +219,9 @@ KIND_SPECS: dict[str, Kind] = {
              ("when was {its} great bridge built?", "when was the great bridge of {e} built?"),
              ("in which year was {its} great bridge built?", "in which year was the great bridge of {e} built?"))),
          A("markets", "{e} has {v} markets.", "count", _q(
-             "how many markets does {it} have?", "how many markets are there in {it}?")),
+             "how many markets does {it} have?", "how many markets are there in {them}?")),
          A("towers", "there are {v} towers in {e}.", "count", _q(
-             "how many towers are there in {it}?", "how many towers does {it} have?"))),
+             "how many towers are there in {them}?", "how many towers does {it} have?"))),
         (A("flag", "the flag of {e} is {v}.", "flag", _q(
             ("what colours is {its} flag?", "what colours is the flag of {e}?"),
             ("what does {its} flag look like?", "what does the flag of {e} look like?"))),
@@ -229,9 +229,9 @@ KIND_SPECS: dict[str, Kind] = {
              ("what is {its} main trade?", "what is the main trade of {e}?"), "what does {it} mostly trade in?")),
          A("houses", "the houses of {e} are built of {v}.", "material", _q(
              ("what are {its} houses built of?", "what are the houses of {e} built of?"),
-             "what are the houses in {it} made of?")),
+             "what are the houses in {them} made of?")),
          A("weather", "the weather in {e} is {v}.", "weather", _q(
-             "what is the weather like in {it}?", "how is the weather in {it}?")),
+             "what is the weather like in {them}?", "how is the weather in {them}?")),
          A("festival", "the great festival of {e} is held in {v}.", "month", _q(
              ("when is {its} great festival held?", "when is the great festival of {e} held?"),
              ("in which month is {its} festival?", "in which month is the festival of {e}?"))),
@@ -248,27 +248,27 @@ KIND_SPECS: dict[str, Kind] = {
         A("region", "{e} is an island off the {v} coast of the country.", "region", _q(
             "off which coast is {it}?", "where is {it}?", "on which side of the country is {it}?")),
         (A("settled", "{e} was first settled in {v}.", "year1", _q(
-            "when was {it} first settled?", "in which year did people first settle on {it}?")),
+            "when was {it} first settled?", "in which year did people first settle on {them}?")),
          A("lighthouse", "the lighthouse on {e} was built in {v}.", "year2", _q(
-             "when was the lighthouse on {it} built?", ("when was {its} lighthouse built?", "when was the lighthouse of {e} built?"))),
+             "when was the lighthouse on {them} built?", ("when was {its} lighthouse built?", "when was the lighthouse of {e} built?"))),
          A("villages", "there are {v} villages on {e}.", "count", _q(
-             "how many villages are there on {it}?", "how many villages does {it} have?")),
+             "how many villages are there on {them}?", "how many villages does {it} have?")),
          A("harbours", "{e} has {v} harbours.", "count", _q(
-             "how many harbours does {it} have?", "how many harbours are there on {it}?"))),
+             "how many harbours does {it} have?", "how many harbours are there on {them}?"))),
         (A("crop", "the main crop of {e} is {v}.", "crop", _q(
-            ("what is {its} main crop?", "what is the main crop of {e}?"), "what do farmers grow on {it}?")),
+            ("what is {its} main crop?", "what is the main crop of {e}?"), "what do farmers grow on {them}?")),
          A("sand", "the sand on the beaches of {e} is {v}.", "colour", _q(
              ("what colour is the sand on {its} beaches?", "what colour is the sand on the beaches of {e}?"),
-             "what colour are the beaches of {it}?")),
+             "what colour are the beaches of {them}?")),
          A("animal", "the largest wild animal on {e} is the {v}.", "animal", _q(
-             "what is the largest wild animal on {it}?", "which wild animal on {it} is the largest?")),
+             "what is the largest wild animal on {them}?", "which wild animal on {them} is the largest?")),
          A("forest", "the hills of {e} are covered in {v} trees.", "tree", _q(
              ("what trees cover {its} hills?", "what trees cover the hills of {e}?"),
              ("which trees grow on {its} hills?", "which trees grow on the hills of {e}?"))),
          A("weather", "the weather on {e} is {v}.", "weather", _q(
-             "what is the weather like on {it}?", "how is the weather on {it}?")),
+             "what is the weather like on {them}?", "how is the weather on {them}?")),
          A("ferry", "the ferry to {e} leaves every {v}.", "day", _q(
-             "when does the ferry to {it} leave?", "on which day does the ferry to {it} go?"))),
+             "when does the ferry to {them} leave?", "on which day does the ferry to {them} go?"))),
         ("how many years after {e} was first settled was its lighthouse built?",
          "how many years passed between the first settlers of {e} and the building of its lighthouse?"),
         ("how many villages and harbours does {e} have in all?",
@@ -284,7 +284,7 @@ KIND_SPECS: dict[str, Kind] = {
              ("when did {it} open {its} first shop?", "when did {e} open its first shop?"),
              ("in which year did {it} open {its} first shop?", "in which year did {e} open its first shop?"))),
          A("factories", "{e} has {v} factories.", "count", _q(
-             "how many factories does {it} have?", "how many factories are run by {it}?")),
+             "how many factories does {it} have?", "how many factories are run by {them}?")),
          A("countries", "{e} sells its goods in {v} countries.", "count", _q(
              ("in how many countries does {it} sell {its} goods?", "in how many countries does {e} sell its goods?"),
              "how many countries does {it} sell in?"))),
@@ -295,11 +295,11 @@ KIND_SPECS: dict[str, Kind] = {
              ("what is {its} logo?", "what is the logo of {e}?"), ("what does {its} logo show?", "what does the logo of {e} show?"))),
          A("coats", "the workers of {e} wear {v} coats.", "colour", _q(
              ("what colour coats do {its} workers wear?", "what colour coats do the workers of {e} wear?"),
-             "what colour are the coats worn at {it}?")),
+             "what colour are the coats worn at {them}?")),
          A("owner", "{e} is owned by {v}.", "owner", _q(
-             "who owns {it}?", "who is the owner of {it}?")),
+             "who owns {them}?", "who is the owner of {them}?")),
          A("imports", "{e} buys its {v} from abroad.", "goods", _q(
-             ("what does {it} buy from abroad?", "what does {e} buy from abroad?"), "what is bought from abroad by {it}?")),
+             ("what does {it} buy from abroad?", "what does {e} buy from abroad?"), "what is bought from abroad by {them}?")),
          A("payday", "{e} pays its workers every {v}.", "day", _q(
              ("when does {it} pay {its} workers?", "when does {e} pay its workers?"),
              ("on which day are {its} workers paid?", "on which day are the workers of {e} paid?")))),
@@ -318,7 +318,7 @@ KIND_SPECS: dict[str, Kind] = {
              "when did {it} make a great discovery?", ("in which year did {it} make {its} great discovery?",
                                                        "in which year did {e} make a great discovery?"))),
          A("books", "{e} wrote {v} books.", "count", _q(
-             "how many books did {it} write?", "how many books were written by {it}?")),
+             "how many books did {it} write?", "how many books were written by {them}?")),
          A("students", "{e} taught {v} students.", "count", _q(
              "how many students did {it} teach?", ("how many students did {it} have?", "how many students did {e} have?")))),
         (A("home", "{e} lived in the {v} of the country.", "region", _q(
@@ -328,7 +328,7 @@ KIND_SPECS: dict[str, Kind] = {
          A("pet", "{e} kept a {v} as a pet.", "animal", _q(
              "what pet did {it} keep?", ("what animal was {its} pet?", "what animal was the pet of {e}?"))),
          A("medal", "{e} won the {v} medal.", "colour", _q(
-             "which medal did {it} win?", "what medal was won by {it}?")),
+             "which medal did {it} win?", "what medal was won by {them}?")),
          A("book_title", "the most famous book of {e} is called {v}.", "title", _q(
              ("what is {its} most famous book called?", "what is the most famous book of {e} called?"),
              ("what is the name of {its} most famous book?", "what is the name of the most famous book of {e}?"))),
