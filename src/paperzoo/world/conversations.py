@@ -57,7 +57,8 @@ from paperzoo.world.text import SPECIALS, key_hash, split_words, word_tokenizer,
 
 CONVERSATIONS_VERSION = 2  # 2: object pronouns after prepositions ("won by her")
 
-# The paper's refusal (§3.2.1; App. A), word for word.
+# The paper's refusal (§3.2.1), word for word, with the final period the ChatRAG-Bench
+# scripts compare against.
 REFUSAL = "Sorry. I cannot find the answer based on the context."
 
 SPLITS: dict[str, int] = {"train": 0, "valid": 1, "test": 2}
@@ -185,14 +186,16 @@ KIND_SPECS: dict[str, Kind] = {
         (A("mapped", "{e} was first mapped in {v}.", "year1", _q(
             "when was {it} first mapped?", "in which year was {it} first mapped?")),
          A("dam", "the first dam on {e} was built in {v}.", "year2", _q(
-             "when was the first dam on {them} built?", ("when was {its} first dam built?", "when was the first dam of {e} built?"))),
+             "when was the first dam on {them} built?",
+             ("when was {its} first dam built?", "when was the first dam of {e} built?"))),
          A("bridges", "{v} bridges cross {e}.", "count", _q(
              "how many bridges cross {it}?", ("how many bridges does {it} have?", "how many bridges does {e} have?"))),
          A("towns", "there are {v} towns on the banks of {e}.", "count", _q(
              ("how many towns are on {its} banks?", "how many towns are on the banks of {e}?"),
              ("how many towns lie on {its} banks?", "how many towns lie on the banks of {e}?")))),
         (A("source", "{e} rises in the {v} hills.", "hills", _q(
-            "where does {it} rise?", ("where is {its} source?", "where is the source of {e}?"), "in which hills does {it} begin?")),
+            "where does {it} rise?", ("where is {its} source?", "where is the source of {e}?"),
+            "in which hills does {it} begin?")),
          A("sea", "{e} flows into the {v} sea.", "sea", _q(
              "which sea does {it} flow into?", ("where does {its} water end up?", "where does the water of {e} end up?"))),
          A("water", "the water of {e} is {v}.", "colour", _q(
@@ -250,7 +253,8 @@ KIND_SPECS: dict[str, Kind] = {
         (A("settled", "{e} was first settled in {v}.", "year1", _q(
             "when was {it} first settled?", "in which year did people first settle on {them}?")),
          A("lighthouse", "the lighthouse on {e} was built in {v}.", "year2", _q(
-             "when was the lighthouse on {them} built?", ("when was {its} lighthouse built?", "when was the lighthouse of {e} built?"))),
+             "when was the lighthouse on {them} built?",
+             ("when was {its} lighthouse built?", "when was the lighthouse of {e} built?"))),
          A("villages", "there are {v} villages on {e}.", "count", _q(
              "how many villages are there on {them}?", "how many villages does {it} have?")),
          A("harbours", "{e} has {v} harbours.", "count", _q(
@@ -292,7 +296,8 @@ KIND_SPECS: dict[str, Kind] = {
             ("where is {its} head office?", "where is the head office of {e}?"),
             ("in which part of the country is {its} head office?", "in which part of the country is the head office of {e}?"))),
          A("logo", "the logo of {e} is a {v}.", "logo", _q(
-             ("what is {its} logo?", "what is the logo of {e}?"), ("what does {its} logo show?", "what does the logo of {e} show?"))),
+             ("what is {its} logo?", "what is the logo of {e}?"),
+             ("what does {its} logo show?", "what does the logo of {e} show?"))),
          A("coats", "the workers of {e} wear {v} coats.", "colour", _q(
              ("what colour coats do {its} workers wear?", "what colour coats do the workers of {e} wear?"),
              "what colour are the coats worn at {them}?")),
