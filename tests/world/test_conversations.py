@@ -108,7 +108,7 @@ def test_topic_switch_share_is_about_fifteen_percent(train_dialogues):
     share = kinds["topic_switch"] / follow  # about 7000 follow-up turns: sd 0.004
     assert abs(share - C.TOPIC_SWITCH) < 0.02, share
     assert kinds["first"] == len(train_dialogues)
-    assert abs(follow / len(train_dialogues) - 3.5) < 0.1  # 3-6 turns, uniform: 2.5 follow-ups... +1 first
+    assert abs(follow / len(train_dialogues) - 3.5) < 0.1  # 3-6 turns uniform: 4.5 turns, 3.5 after the first
 
 
 def test_unanswerable_last_turns_lose_their_sentence_and_refuse():
@@ -180,7 +180,7 @@ def test_every_generated_word_is_in_the_vocabulary(tok):
         seen.update(enc)
     vocab = set(C.words())
     assert {w for t in texts for w in split_words(t)} <= vocab
-    assert len(seen) > 0.75 * len(vocab), len(seen)  # most of the vocabulary is in use (numbers are the sparse part)
+    assert len(seen) > 0.85 * len(vocab), len(seen)  # no dead words: 511 of 555 in use here (one seed's pool values)
 
 
 def test_tokenizer_splits_punctuation_and_takes_extra_words(tok):
