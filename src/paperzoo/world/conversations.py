@@ -503,7 +503,11 @@ def _check_split(split: str) -> int:
 
 def split_entities(split: str) -> tuple[Entity, ...]:
     """The entities a split draws from: train entities for "train", held-out ones for "valid"/"test"."""
-    held = _check_split(split) != SPLITS["train"]
+    return _split_entities(_check_split(split) != SPLITS["train"])
+
+
+@lru_cache(maxsize=2)
+def _split_entities(held: bool) -> tuple[Entity, ...]:
     return tuple(e for e in entities() if e.held_out == held)
 
 
@@ -622,8 +626,13 @@ def _delete_sentence(context: tuple[Chunk, ...], fact: _Fact) -> tuple[Chunk, ..
     return tuple(out)
 
 
+@lru_cache(maxsize=1 << 16)
+def _words_of(text: str) -> list[str]:
+    return split_words(text)
+
+
 def _context_words(context: tuple[Chunk, ...]) -> list[list[str]]:
-    return [split_words(c.text) for c in context]
+    return [_words_of(c.text) for c in context]
 
 
 def dialogue(split: str, seed: int, index: int, unanswerable: float = 0.0) -> Dialogue:
@@ -669,7 +678,7 @@ def _unanswerable_last(turns: list[Turn], context: tuple[Chunk, ...], sheets: di
     for j, name in enumerate(candidates):
         fact = sheet.facts[name]
         trimmed = _delete_sentence(context, fact)
-        if not any(_contains(w, split_words(fact.value)) for w in _context_words(trimmed)):
+        if not any(_contains(w, _words_of(fact.value)) for w in _context_words(trimmed)):
             turn = last if j == 0 else _ask(sheet, name, rng, last.kind)
             return Turn(turn.question, turn.rewrite, REFUSAL, "", None, False, turn.kind, turn.entity, name), trimmed
     return last, context  # no fact of this entity can be removed cleanly (never seen; kept answerable)
