@@ -137,3 +137,41 @@ def test_lora_trains_adapters_only_and_merges_back(tmp_path):
     assert not torch.equal(after["model.layers.0.self_attn.q_proj.weight"], before["model.layers.0.self_attn.q_proj.weight"])
     gen.save_pretrained(tmp_path / "merged")
     assert Generator.from_pretrained(tmp_path / "merged").kind == "hf"
+
+
+def test_pretraining_texts_are_training_documents_with_the_loss_on_every_token():
+    """The tiny decoder's foundation stage (card §5): world documents of training entities only."""
+    from paperzoo.chatqa import blends
+    from paperzoo.world.conversations import split_entities
+
+    texts = blends.pretraining(0)(3, 4)
+    assert texts == blends.pretraining(0)(3, 4) and texts != blends.pretraining(0)(4, 4)
+    held = {e.name for e in split_entities("test")} | {e.name for e in split_entities("valid")}
+    assert not {w.strip(".,") for t in texts for w in t.split()} & held
+    tok = word_tokenizer()
+    gen = Generator(tiny_llama(len(tok)), tok, "world")
+    ids, mask = gen.text_example("what colour is the zorb ?")
+    assert ids == tok("what colour is the zorb ?")["input_ids"] + [tok.eos_token_id] and all(mask)
+
+
+@pytest.mark.slow
+def test_tuning_runs_unchanged_under_accelerate_launch(tmp_path):
+    """`accelerate launch --num_processes 2 --cpu -m paperzoo.chatqa.tuning` on a local HF Llama
+    folder: two processes, each with half of every global batch, write one tuned model folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    launcher = shutil.which("accelerate", path=os.path.dirname(sys.executable))
+    folder = hf_folder(tmp_path)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([launcher, "launch", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+                          "--dynamo_backend", "no", "--cpu", "-m", "paperzoo.chatqa.tuning", "--model", str(folder),
+                          "--out", str(tmp_path / "run"), "--steps1", "2", "--steps2", "2", "--batch-size", "4"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert str(tmp_path / "run/stage2/model") in out.stdout
+    tuned = Generator.from_pretrained(tmp_path / "run/stage2/model")
+    base = Generator.from_pretrained(folder)
+    assert not torch.equal(tuned.model.model.layers[0].mlp.up_proj.weight, base.model.model.layers[0].mlp.up_proj.weight)

@@ -236,6 +236,24 @@ def stage2(seed: int, unanswerable: float = 0.05, sources: Mapping[str, tuple[fl
     return samples
 
 
+def pretraining(seed: int, split: str = "train", docs_per_text: int = 3) -> Callable[[int, int], list[str]]:
+    """The tiny decoder's foundation-model stage (card §5: "LM-pretrain on world text"; the paper
+    starts from a pretrained LLM): (step, n) -> n texts, each `docs_per_text` documents of `split`
+    (training entities only: held-out facts are never seen before evaluation) in a drawn order."""
+    from paperzoo.world.conversations import corpus
+
+    docs = [" ".join(c.text for c in d.chunks) for d in corpus(split, seed)]
+
+    def texts(step: int, n: int) -> list[str]:
+        out = []
+        for i in range(n):
+            rng = np.random.default_rng([seed, 16, sample_index(step, i)])
+            out.append(" ".join(docs[int(j)] for j in rng.choice(len(docs), docs_per_text, replace=False)))
+        return out
+
+    return texts
+
+
 def follow_up_eval(split: str, seed: int, n_dialogues: int, kinds: Sequence[str] = ("follow_up",), start: int = 0,
                    ) -> list[Sample]:
     """Held-out evaluation samples with gold context: each turn of kind in `kinds` ("first",

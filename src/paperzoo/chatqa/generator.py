@@ -86,6 +86,13 @@ class Generator:
         return encode(self.tokenizer, messages, context, instruction, supervise=supervise,
                       max_length=min(max_length or self.window, self.window), where="training sample")
 
+    def text_example(self, text: str, max_length: int | None = None) -> tuple[list[int], list[bool]]:
+        """Plain text for language-model pretraining: its tokens + EOS, the loss on all of them
+        (cut to `max_length`, default the window)."""
+        ids = list(self.tokenizer(text, add_special_tokens=True)["input_ids"]) + [self.eos_id]
+        ids = ids[: min(max_length or self.window, self.window)]
+        return ids, [True] * len(ids)
+
     def prompt(self, messages: Messages, context="", instruction: str = "", max_new_tokens: int = 64) -> list[int]:
         """The prompt ids for the latest user question, truncated to leave room for the answer."""
         room = self.window - max_new_tokens

@@ -62,7 +62,8 @@ except ImportError:  # pragma: no cover - transitional
         nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), batch["input_ids"][:, 1:], reduction="none")
         return (nll * mask).sum() / mask.sum().clamp_min(1)
 
-# A sample source: (step, n) -> n samples, each with .messages, .context, .instruction (blends.Sample).
+# A sample source: (step, n) -> n samples, each with .messages, .context, .instruction (blends.Sample),
+# or plain texts (language-model pretraining: the loss on every token).
 SampleFn = Callable[[int, int], Sequence]
 def answer_loss(model, batch: dict) -> dict[str, torch.Tensor]:
     """The Trainer's loss: L(θ) above (`core.sft.masked_lm_loss`) on a `pad_examples` batch."""
@@ -141,7 +142,8 @@ def tune_stage(
         if len(batch) != stage.batch_size:
             raise InputError(f"{desc}: the sample source gave {len(batch)} samples for a batch of {stage.batch_size}")
         mine = batch[rank * per_proc: (rank + 1) * per_proc]
-        rows = [gen.example(s.messages, s.context, s.instruction, supervise=stage.supervise, max_length=max_length)
+        rows = [gen.text_example(s, max_length) if isinstance(s, str) else
+                gen.example(s.messages, s.context, s.instruction, supervise=stage.supervise, max_length=max_length)
                 for s in mine]
         return pad_examples(rows, gen.pad_id)
 
@@ -185,3 +187,49 @@ def two_stage(
             shutil.rmtree(folder / CHECKPOINT_DIR, ignore_errors=True)
         accelerator.wait_for_everyone()
     return gen, histories
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`[accelerate launch] python -m paperzoo.chatqa.tuning --model NAME|FOLDER --out DIR`:
+    stage 1 then stage 2 on the world blends, the same code on one CPU process or under
+    `accelerate launch` on several processes or GPUs (each takes its slice of every batch)."""
+    import argparse
+    from dataclasses import replace
+
+    from paperzoo.chatqa import blends
+    from paperzoo.chatqa.generator import load_generator
+
+    p = argparse.ArgumentParser(prog="python -m paperzoo.chatqa.tuning", description=main.__doc__)
+    p.add_argument("--model", default="tiny", help="a generator config name (tiny, smollm2-135m-instruct) or a local HF folder")
+    p.add_argument("--out", required=True, help="the run folder (stage1/, stage2/)")
+    p.add_argument("--recipe", default="tiny")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stages", default="1,2", help="which stages: 1,2 / 1 / 2")
+    p.add_argument("--steps1", type=int, default=None)
+    p.add_argument("--steps2", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="the global batch of both stages")
+    p.add_argument("--lora-rank", type=int, default=None, help="> 0: LoRA adapters (ours; the paper tunes fully)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
+    p.add_argument("--resume", action="store_true")
+    args = p.parse_args(argv)
+    rec = get_recipe(args.recipe)
+    s1, s2 = rec.stage1, rec.stage2
+    if args.steps1 is not None:
+        s1 = replace(s1, steps=args.steps1)
+    if args.steps2 is not None:
+        s2 = replace(s2, steps=args.steps2)
+    if args.batch_size is not None:
+        s1, s2 = replace(s1, batch_size=args.batch_size), replace(s2, batch_size=args.batch_size)
+    rec = replace(rec, stage1=s1, stage2=s2, lora_rank=rec.lora_rank if args.lora_rank is None else args.lora_rank)
+    stages = set(args.stages.split(","))
+    gen = load_generator(args.model)
+    two_stage(gen, rec, args.out, stage1=blends.stage1(args.seed) if "1" in stages else None,
+              stage2=blends.stage2(args.seed, rec.unanswerable) if "2" in stages else None, device=args.device,
+              mixed_precision=args.mixed_precision, resume=args.resume)
+    if make_accelerator(args.device, args.mixed_precision).is_main_process:
+        print(Path(args.out) / ("stage2" if "2" in stages else "stage1") / "model")
+
+
+if __name__ == "__main__":
+    main()
