@@ -156,3 +156,19 @@ def test_bad_folders_get_one_checkpoint_error(tmp_path):
     (folder / "paperzoo.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="paperzoo.json is corrupt"):
         Generator.from_pretrained(folder)
+
+
+def test_tiny_generator_is_the_cards_3m_llama_on_the_world_vocabulary():
+    """Card §5: 6 layers, d = 192, 6 heads, 384 positions, a word vocabulary of ~600 (the world's
+    words, the template's and the instruction tasks'): 2.9M parameters; nothing a sample holds is <unk>."""
+    from paperzoo.chatqa import blends
+    from paperzoo.chatqa.generator import new_generator
+    from paperzoo.world.conversations import words
+
+    gen = new_generator("tiny")
+    n_vocab = len(gen.tokenizer)
+    assert n_vocab > len(words()) and gen.model.config.vocab_size == n_vocab and gen.window == 384
+    assert f"{sum(p.numel() for p in gen.model.parameters()) / 1e6:.1f}" == "2.9"
+    for s in blends.stage2(0)(0, 40) + blends.stage1(0)(0, 10):
+        ids, _ = gen.example(s.messages, s.context, s.instruction)
+        assert gen.tokenizer.unk_token_id not in ids and len(ids) <= gen.window
