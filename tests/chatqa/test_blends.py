@@ -100,3 +100,15 @@ def test_follow_up_eval_is_held_out_with_gold_context():
     train = {e.name for e in split_entities("train")}
     words = {w for s in ev for c in s.context for w in c.replace(".", " ").split()}
     assert words & held and not words & train
+
+
+def test_pools_spread_over_world_fact_draws():
+    """Training items come from WORLD_SEEDS fact draws of the training entities (so reading the
+    context, not memorising 60 entities' facts, answers them); seeds do not overlap across run seeds."""
+    from paperzoo.world.conversations import facts, split_entities
+
+    seeds0 = {blends.world_item(0, j)[0] for j in range(100)}
+    seeds1 = {blends.world_item(1, j)[0] for j in range(100)}
+    assert len(seeds0) == len(seeds1) == blends.WORLD_SEEDS and not seeds0 & seeds1
+    e = split_entities("train")[0].id
+    assert len({tuple(sorted(facts(e, s).items())) for s in sorted(seeds0)[:3]}) == 3

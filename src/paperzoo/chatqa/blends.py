@@ -69,6 +69,12 @@ GROUPS: tuple[str, ...] = ("conversational", "single_turn", "arithmetic", "sft")
 # Pool sizes: how many distinct training items each group draws from (the paper's sizes where
 # it gives them: 7k ConvQA dialogues, 128K SFT samples).
 POOLS: dict[str, int] = {"conversational": 7000, "single_turn": 7000, "arithmetic": 3000, "sft": 128_000}
+# The world draws an entity's facts per seed, and its 60 training entities are few: a decoder
+# trained on one world seed can memorise their facts instead of reading the context (measured:
+# tiny-ci at 1200 stage-2 steps, 5 F1 on held-out follow-ups). The pools therefore spread over
+# WORLD_SEEDS fact draws (item j of a pool lives in world seed 1000 * seed + j mod WORLD_SEEDS),
+# the analogue of the paper's 7k distinct documents; held-out entities are never in any of them.
+WORLD_SEEDS = 12
 
 STAGE1_MAX_TASKS = 3  # tasks per stage-1 conversation (1-3)
 
@@ -142,9 +148,15 @@ def dialogue_samples(dialogue, turns: Sequence[int] | None = None, instruction: 
     return out
 
 
-def conversational_sample(seed: int, index: int, unanswerable: float, split: str = "train") -> Sample:
+def world_item(seed: int, j: int, world_seeds: int = WORLD_SEEDS) -> tuple[int, int]:
+    """(world seed, item index in that world) of item j of a training pool."""
+    return 1000 * seed + j % world_seeds, j // world_seeds
+
+
+def conversational_sample(seed: int, index: int, unanswerable: float, split: str = "train",
+                          world_seeds: int = WORLD_SEEDS) -> Sample:
     rng = np.random.default_rng([seed, 12, index])
-    d = _dialogue(split, seed, int(rng.integers(0, POOLS["conversational"])), unanswerable)
+    d = _dialogue(split, *world_item(seed, int(rng.integers(0, POOLS["conversational"])), world_seeds), unanswerable)
     last = len(d.turns) - 1
     t = last if not d.turns[last].answerable else int(rng.integers(0, last + 1))
     return dialogue_samples(d, [t])[0]
@@ -157,9 +169,9 @@ def _single(split: str, seed: int, index: int, arithmetic: float):
     return single_turn(split, seed, 1, start=index, arithmetic=arithmetic)[0]
 
 
-def single_turn_sample(seed: int, index: int, source: str, split: str = "train") -> Sample:
+def single_turn_sample(seed: int, index: int, source: str, split: str = "train", world_seeds: int = WORLD_SEEDS) -> Sample:
     rng = np.random.default_rng([seed, 13, index])
-    qa = _single(split, seed, int(rng.integers(0, POOLS["single_turn"])), 0.0)
+    qa = _single(split, *world_item(seed, int(rng.integers(0, POOLS["single_turn"])), world_seeds), 0.0)
     return single_turn_to_sample(qa, TRAINING_INSTRUCTIONS[SOURCES[source][2]], source)
 
 
@@ -169,11 +181,11 @@ def single_turn_to_sample(qa, instruction: str = TRAINING_INSTRUCTIONS["short_sp
     return Sample(tuple(_turns(qa.question, qa.answer)), context, instruction, source, "single_turn")
 
 
-def arithmetic_sample(seed: int, index: int, split: str = "train") -> Sample:
+def arithmetic_sample(seed: int, index: int, split: str = "train", world_seeds: int = WORLD_SEEDS) -> Sample:
     """The TAT-QA analogue: a world document and a question whose answer is computed from two of
     its facts (y2 - y1 or c1 + c2), with the App. A.2 arithmetic instruction."""
     rng = np.random.default_rng([seed, 14, index])
-    qa = _single(split, seed, int(rng.integers(0, POOLS["arithmetic"])), 1.0)
+    qa = _single(split, *world_item(seed, int(rng.integers(0, POOLS["arithmetic"])), world_seeds), 1.0)
     return Sample(tuple(_turns(qa.question, qa.answer)), tuple(c.text for c in qa.context),
                   TRAINING_INSTRUCTIONS["arithmetic"], "tatqa-arith", "arithmetic")
 
@@ -201,12 +213,13 @@ def stage1(seed: int) -> Callable[[int, int], list[Sample]]:
 
 
 def stage2(seed: int, unanswerable: float = 0.05, sources: Mapping[str, tuple[float, str, str]] | None = None,
-           ) -> Callable[[int, int], list[Sample]]:
+           world_seeds: int = WORLD_SEEDS) -> Callable[[int, int], list[Sample]]:
     """The stage-2 sample source: (step, n) -> n samples drawn from the sources by weight.
 
     `sources`: the weights (default SOURCES); set a source's weight to 0 (or leave it out) for
     the ablations (w/o ConvQA data: synth_convqa 0; w/o single-turn; ...).
     `unanswerable`: the share of conversational dialogues whose last turn is unanswerable.
+    `world_seeds`: how many of the world's fact draws the pools spread over (see WORLD_SEEDS).
     """
     src = dict(SOURCES if sources is None else sources)
     names = [k for k, (w, _, _) in src.items() if w > 0]
@@ -223,11 +236,11 @@ def stage2(seed: int, unanswerable: float = 0.05, sources: Mapping[str, tuple[fl
         name = draw_source(seed, index, names, p)
         group = SOURCES[name][1]
         if group == "conversational":
-            return conversational_sample(seed, index, unanswerable)
+            return conversational_sample(seed, index, unanswerable, world_seeds=world_seeds)
         if group == "single_turn":
-            return single_turn_sample(seed, index, name)
+            return single_turn_sample(seed, index, name, world_seeds=world_seeds)
         if group == "arithmetic":
-            return arithmetic_sample(seed, index)
+            return arithmetic_sample(seed, index, world_seeds=world_seeds)
         return sft_sample(seed, index)
 
     def samples(step: int, n: int) -> list[Sample]:
@@ -236,13 +249,16 @@ def stage2(seed: int, unanswerable: float = 0.05, sources: Mapping[str, tuple[fl
     return samples
 
 
-def pretraining(seed: int, split: str = "train", docs_per_text: int = 3) -> Callable[[int, int], list[str]]:
+def pretraining(seed: int, split: str = "train", docs_per_text: int = 3, world_seeds: int = WORLD_SEEDS,
+                ) -> Callable[[int, int], list[str]]:
     """The tiny decoder's foundation-model stage (card §5: "LM-pretrain on world text"; the paper
     starts from a pretrained LLM): (step, n) -> n texts, each `docs_per_text` documents of `split`
-    (training entities only: held-out facts are never seen before evaluation) in a drawn order."""
+    (training entities only, over the pools' world seeds: held-out facts are never seen before
+    evaluation) in a drawn order."""
     from paperzoo.world.conversations import corpus
 
-    docs = [" ".join(c.text for c in d.chunks) for d in corpus(split, seed)]
+    docs = [" ".join(c.text for c in d.chunks) for k in range(world_seeds)
+            for d in corpus(split, world_item(seed, k, world_seeds)[0])]
 
     def texts(step: int, n: int) -> list[str]:
         out = []
