@@ -1,6 +1,7 @@
-"""`paperzoo chatqa ...`: score ChatRAG-Bench predictions as the official get_scores.py does.
+"""`paperzoo chatqa ...`: answer questions over local documents (`chat`), and score ChatRAG-Bench
+predictions as the official get_scores.py does (`score`).
 
-(The lead adds train / retrieve / chat / reproduce here; torch is imported inside commands only.)
+torch is imported inside commands only, so `--help` is instant.
 """
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, out_option
+from paperzoo.core.cli import Group, device_option, model_option, out_option, seed_option
 
 
 @click.group(cls=Group)
@@ -109,3 +110,80 @@ def score(pred, gold, dataset, quac_index_list, as_json, out):
     click.echo(json.dumps(result, indent=1) if as_json else format_scores(scores, summary))
     if out is not None and not as_json:
         click.echo(f"wrote {out}")
+
+
+def load_retriever(value: str, device: str = "cpu"):
+    """A retriever named like a model: a registered config ("minilm", "dragon-multiturn", ...),
+    a folder written by `DualEncoder.save_pretrained`, or one plain HF encoder folder (used for
+    both the query and the context side)."""
+    from paperzoo.chatqa.config import RETRIEVERS
+    from paperzoo.chatqa.retriever import RETRIEVER_FILE, DualEncoder
+    from paperzoo.core.errors import CheckpointError
+
+    path = Path(value)
+    if path.is_dir():
+        model = DualEncoder.from_pretrained(path) if (path / RETRIEVER_FILE).is_file() else DualEncoder.from_folders(path, path)
+    elif value in RETRIEVERS.names():
+        if value == "tiny":
+            raise CheckpointError("--retriever tiny is an untrained world-vocabulary encoder; for documents use "
+                                  "minilm, a Dragon folder, or a folder trained by the ChatQA retriever")
+        model = DualEncoder.build(value)
+    else:
+        raise CheckpointError(f"--retriever {value!r}: no such folder, and not a named retriever "
+                              f"({', '.join(n for n in RETRIEVERS.names() if n != 'tiny')})")
+    return model.to(device).eval()
+
+
+@cli.command()
+@click.option("--docs", type=click.Path(path_type=Path), required=True,
+              help="A folder of .txt / .md files (searched recursively) to answer from.")
+@model_option("smollm2-135m-instruct", "The generator: a folder tuned by ChatQA's two stages, "
+              "smollm2-135m-instruct (real weights, offline), or any local Hugging Face causal-LM folder.")
+@click.option("--retriever", default="minilm", show_default=True, metavar="NAME|FOLDER",
+              help="The dual encoder: minilm (real weights, offline), dragon-plus / dragon-multiturn (local "
+                   "folders), a folder trained by the ChatQA retriever, or one local HF encoder folder.")
+@click.option("--question", "-q", "questions", multiple=True,
+              help="A question; repeat it for a multi-turn conversation (later questions may say 'it'). "
+                   "Without it, questions are read from stdin, one per line.")
+@click.option("--top-k", default=5, show_default=True, help="Chunks given to the generator (the paper: top-5).")
+@click.option("--chunk-words", default=300, show_default=True, help="Chunk size in words (the paper: about 300).")
+@click.option("--max-new-tokens", default=128, show_default=True)
+@click.option("--show-chunks/--hide-chunks", default=True, show_default=True, help="Print the retrieved chunks.")
+@device_option
+@seed_option
+def chat(docs, model, retriever, questions, top_k, chunk_words, max_new_tokens, show_chunks, device, seed):
+    """Answer questions over a folder of your own documents: chunk, retrieve with the whole
+    conversation as the query, then generate from the App. A prompt with the top-k chunks."""
+    import sys
+
+    import torch
+
+    from paperzoo.chatqa.docs import chunk_folder
+    from paperzoo.chatqa.generator import load_generator
+    from paperzoo.chatqa.pipeline import ChatPipeline
+    from paperzoo.core.cli import resolve_device
+
+    torch.manual_seed(seed)
+    device = resolve_device(device)
+    chunks = chunk_folder(docs, words=chunk_words)
+    click.echo(f"{len(chunks)} chunks from {docs}; loading the retriever ({retriever}) and the generator ({model}) ...",
+               err=True)
+    generator = load_generator(model)
+    generator.model.to(device).eval()
+    pipeline = ChatPipeline(load_retriever(retriever, device), generator, [(c.id, c.text) for c in chunks], top_k=top_k)
+    interactive = not questions
+    source = questions or (line.strip() for line in sys.stdin)
+    messages: list[dict] = []
+    for question in source:
+        if not question:
+            continue
+        messages.append({"role": "user", "content": question})
+        answer, retrieved = pipeline.answer(messages, max_new_tokens=max_new_tokens)
+        messages.append({"role": "assistant", "content": answer})
+        if show_chunks:
+            for r in retrieved:
+                snippet = " ".join(r.text.split())[:100]
+                click.echo(f"  [{r.score:7.3f}] {r.id}: {snippet}...")
+        click.echo(f"Q: {question}\nA: {answer}")
+        if interactive:
+            click.echo("")
