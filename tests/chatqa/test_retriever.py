@@ -207,3 +207,92 @@ def test_jsonl_conversations_become_pairs_and_bad_lines_are_named(tmp_path):
     path.write_text("not json\n")
     with pytest.raises(InputError, match=r"conv.jsonl:1"):
         conversation_pairs(path)
+
+
+def test_shared_embeddings_stay_tied_after_a_round_trip(tmp_path):
+    model = _tiny(share_embeddings=True)
+    assert model.context_encoder.embeddings.word_embeddings is model.query_encoder.embeddings.word_embeddings
+    again = DualEncoder.from_pretrained(model.save_pretrained(tmp_path / "r"))
+    assert again.context_encoder.embeddings.word_embeddings is again.query_encoder.embeddings.word_embeddings
+    assert torch.allclose(model.encode_contexts(["tovo is blue ."]), again.encode_contexts(["tovo is blue ."]), atol=1e-6)
+
+
+PAIRS = [("what is mira ?", "e1/0"), ("what colour is mira ?", "e1/1"), ("what is tovo ?", "e2/0"),
+         ("what colour is tovo ?", "e2/1")]
+TABLE = {"e1/0": ("e1", "mira is a city ."), "e1/1": ("e1", "mira is blue ."),
+         "e2/0": ("e2", "tovo is a city ."), "e2/1": ("e2", "tovo is red .")}
+
+
+def test_training_resumes_to_the_same_weights(tmp_path):
+    """A run interrupted after step 4 of 6 (checkpoints every 2), then resumed, ends with the
+    weights of an uninterrupted one; the final folder is the retriever layout."""
+    from dataclasses import replace
+
+    from paperzoo.chatqa.config import retrieval_recipe
+    from paperzoo.chatqa.retrieval_train import train_retriever
+
+    recipe = replace(retrieval_recipe("tiny-multi"), steps=6, batch_size=2, warmup=1)
+    straight = _tiny(share_embeddings=True)
+    train_retriever(straight, PAIRS, TABLE, recipe, tmp_path / "a", seed=3)
+    import paperzoo.chatqa.retrieval_train as rt
+
+    calls = {"n": 0}
+    real = rt.candidate_batch
+
+    def interrupted(*args, **kwargs):  # the run dies while building its 5th batch
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    resumed = _tiny(share_embeddings=True)
+    rt.candidate_batch = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_retriever(resumed, PAIRS, TABLE, recipe, tmp_path / "b", seed=3, checkpoint_every=2)
+    finally:
+        rt.candidate_batch = real
+    resumed = _tiny(share_embeddings=True)
+    train_retriever(resumed, PAIRS, TABLE, recipe, tmp_path / "b", seed=3, checkpoint_every=2, resume=True)
+    for (name, p), q in zip(straight.named_parameters(), resumed.parameters()):
+        assert torch.allclose(p, q, atol=1e-6), name
+    loaded = DualEncoder.from_pretrained(tmp_path / "b" / "model")
+    assert torch.allclose(loaded.encode_queries(["what is mira ?"]), resumed.encode_queries(["what is mira ?"]), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_multi_turn_fine_tuning_beats_history_as_the_query():
+    """Table 1's claim at world scale: after single-turn pretraining (gold rewrite -> gold chunk)
+    and multi-turn fine-tuning (history + question -> gold chunk), recall@1 on the follow-up
+    turns of held-out test dialogues (100 dialogues, 301 turns, 104 test chunks) beats (a) the
+    untrained encoder and (b) the single-turn retriever given the history as its query.
+
+    Measured (seed 0, this config; seed 1 in brackets): untrained 0.020 (0.014), single-turn +
+    history 0.153 (0.136), fine-tuned 0.279 (0.276). ~30 s on one thread of a loaded 2-core
+    machine (load 5). A model whose stage B does nothing stays at the single-turn number and
+    fails (b); an untrained or collapsed one (0.02; chance 1/104) fails (a)."""
+    from dataclasses import replace
+
+    from paperzoo.chatqa.config import retrieval_recipe
+    from paperzoo.chatqa.retrieval_train import (
+        chunk_table, evaluate_retrieval, follow_up_queries, multi_turn_pairs, single_turn_pairs, train_retriever,
+    )
+    from paperzoo.world import conversations as C
+
+    train = C.dialogues("train", 0, 600)
+    chunks, test_chunks = chunk_table(C.corpus("train", 0)), chunk_table(C.corpus("test", 0))
+    queries, gold = follow_up_queries(C.dialogues("test", 0, 100), "history")
+    model = DualEncoder.build(replace(retriever_config("tiny"), context_max_length=48), seed=0)
+    recall = lambda: evaluate_retrieval(model, queries, gold, test_chunks, ks=(1,))[1]  # noqa: E731
+    untrained = recall()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        train_retriever(model, single_turn_pairs(train), chunks, replace(retrieval_recipe("tiny-single"), steps=100),
+                        f"{out}/a", seed=0)
+        single = recall()
+        train_retriever(model, multi_turn_pairs(train), chunks,
+                        replace(retrieval_recipe("tiny-multi"), steps=150, batch_size=16, per_query=1), f"{out}/b", seed=0)
+    tuned = recall()
+    assert tuned > untrained + 0.15, (untrained, single, tuned)
+    assert tuned > single + 0.06, (untrained, single, tuned)

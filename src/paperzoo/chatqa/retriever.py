@@ -175,7 +175,7 @@ class DualEncoder(nn.Module):
         if tokenizer is None:
             from paperzoo.world.conversations import tokenizer as world_tokenizer
 
-            tokenizer = world_tokenizer()
+            tokenizer = world_tokenizer(extra_words=ROLES)  # the query format's role words
         config = dataclasses.replace(config, pooling=config.pooling or "cls",
                                      normalize=bool(config.normalize))
         bert = BertConfig(
@@ -188,7 +188,9 @@ class DualEncoder(nn.Module):
         torch.manual_seed(seed)
         query = BertModel(bert, add_pooling_layer=False)
         context = BertModel(bert, add_pooling_layer=False)  # separate weights, as Dragon's
-        return cls(config, query, context, tokenizer, tokenizer)
+        model = cls(config, query, context, tokenizer, tokenizer)
+        model.tie_embeddings()
+        return model
 
     @classmethod
     def from_folders(cls, query_folder: str | Path, context_folder: str | Path,
@@ -203,13 +205,27 @@ class DualEncoder(nn.Module):
         config = dataclasses.replace(
             config, query_encoder=str(query_folder), context_encoder=str(context_folder),
             pooling=config.pooling or native[0], normalize=native[1] if config.normalize is None else config.normalize)
-        return cls(config, q_model, c_model, q_tok, c_tok)
+        model = cls(config, q_model, c_model, q_tok, c_tok)
+        model.tie_embeddings()
+        return model
+
+    def tie_embeddings(self) -> None:
+        """With `config.share_embeddings`, the context encoder reads the query encoder's word
+        embeddings (one table; re-tied after loading, since each folder stores its copy)."""
+        if self.config.share_embeddings:
+            if len(self.query_tokenizer) != len(self.context_tokenizer):
+                raise ConfigError("share_embeddings needs one vocabulary for both encoders")
+            self.context_encoder.embeddings.word_embeddings = self.query_encoder.embeddings.word_embeddings
 
     # -- checkpoints: two Hugging Face folders + retriever.json --
     def save_pretrained(self, path: str | Path) -> Path:
         """`path/query_encoder`, `path/context_encoder` (each a Hugging Face folder with its
         tokenizer, loadable by `AutoModel.from_pretrained`) and `path/retriever.json`; atomic."""
+        from transformers.utils import logging as hf_logging
+
         path = Path(path)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no per-shard bars for two tiny folders
         with atomic_dir(path) as tmp:
             for sub, model, tok in ((QUERY_DIR, self.query_encoder, self.query_tokenizer),
                                     (CONTEXT_DIR, self.context_encoder, self.context_tokenizer)):
@@ -217,6 +233,8 @@ class DualEncoder(nn.Module):
                 tok.save_pretrained(tmp / sub)
             saved = dataclasses.replace(self.config, query_encoder=QUERY_DIR, context_encoder=CONTEXT_DIR)
             (tmp / RETRIEVER_FILE).write_text(json.dumps({"class": "DualEncoder", "config": config_to_dict(saved)}, indent=2) + "\n")
+        if bars:
+            hf_logging.enable_progress_bar()
         return path
 
     @classmethod
