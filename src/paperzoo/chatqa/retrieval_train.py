@@ -258,3 +258,83 @@ def follow_up_queries(dialogues: Iterable, mode: str = "history", kinds: Sequenc
                 queries.append(q)
                 gold.append(t.gold_chunk)
     return queries, gold
+
+
+# ---- Table 1 at world scale ----------------------------------------------------------------------
+def table1(
+    out_dir: str | Path,
+    *,
+    encoder: str = "tiny",
+    seed: int = 0,
+    n_train: int = 600,
+    n_test: int = 100,
+    single: str | RetrievalRecipe | None = "tiny-single",
+    multi: str | RetrievalRecipe = "tiny-multi",
+    rewriter=None,
+    rewriter_steps: int = 400,
+    ks: Sequence[int] = (1, 5),
+    device: str = "cpu",
+) -> dict:
+    """Table 1's three rows for one encoder and seed, on the follow-up turns of held-out test
+    dialogues against the test corpus (recall@k):
+
+        history     the single-turn retriever, the dialogue history as its query;
+        rewrite     the single-turn retriever on a rewriter's standalone question (Table 1's
+                    "+ Rewrite": the tiny rewriter trained on gold rewrites unless one is given);
+        fine_tune   the multi-turn fine-tuned retriever, the history as its query.
+    Also: "gold_rewrite" (an oracle rewriter), "question" (the current question alone) and
+    "untrained" (history query, before any training). The single-turn retriever is stage A on
+    the world (single=None: the encoder as loaded, e.g. MiniLM, already a single-turn retriever).
+
+    Returns {"recall": {row: {k: r}}, "seconds": {...}, "turns": n}, plus "rewriter" (the trained
+    rewriter, for reuse with another encoder)."""
+    import time
+
+    from paperzoo.chatqa.rewrite import TinyRewriter, rewriter_pairs
+    from paperzoo.world import conversations
+
+    out_dir = Path(out_dir)
+    train = conversations.dialogues("train", seed, n_train)
+    test = conversations.dialogues("test", seed, n_test)
+    chunks, test_chunks = chunk_table(conversations.corpus("train", seed)), chunk_table(conversations.corpus("test", seed))
+    convs, gold = [], []
+    for d in test:
+        history: list[tuple[str, str]] = []
+        for t in d.turns:
+            if t.answerable and t.gold_chunk and t.kind == "follow_up":
+                convs.append((list(history), t.question))
+                gold.append(t.gold_chunk)
+            history.append((t.question, t.answer))
+    queries = {mode: follow_up_queries(test, mode)[0] for mode in ("history", "question", "rewrite")}
+    seconds: dict[str, float] = {}
+    if rewriter is None:
+        start = time.perf_counter()
+        rewriter = TinyRewriter.new(seed=seed)
+        rewriter.train(rewriter_pairs(train), out_dir / "rewriter", steps=rewriter_steps, seed=seed, device=device)
+        seconds["train_rewriter"] = time.perf_counter() - start
+    start = time.perf_counter()
+    rewrites = rewriter.rewrite(convs)
+    seconds["rewrite"] = time.perf_counter() - start
+
+    model = DualEncoder.build(encoder, seed=seed)
+    recall: dict[str, dict[int, float]] = {}
+
+    def score(name: str, qs: Sequence[str]) -> None:
+        vecs = model.encode_contexts([test_chunks[i][1] for i in test_chunks])
+        recall[name] = evaluate_retrieval(model, qs, gold, test_chunks, ks, context_vecs=vecs)
+
+    score("untrained" if single is not None else "history", queries["history"])
+    if single is not None:
+        start = time.perf_counter()
+        train_retriever(model, single_turn_pairs(train), chunks, single, out_dir / "single", seed=seed, device=device)
+        seconds["train_single"] = time.perf_counter() - start
+        score("history", queries["history"])
+    score("rewrite", rewrites)
+    score("gold_rewrite", queries["rewrite"])
+    score("question", queries["question"])
+    start = time.perf_counter()
+    train_retriever(model, multi_turn_pairs(train), chunks, multi, out_dir / "multi", seed=seed, device=device)
+    seconds["train_multi"] = time.perf_counter() - start
+    score("fine_tune", queries["history"])
+    return {"recall": recall, "seconds": seconds, "turns": len(gold), "rewriter": rewriter,
+            "rewrite_examples": list(zip(rewrites[:5], queries["rewrite"][:5]))}

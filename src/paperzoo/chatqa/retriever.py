@@ -225,16 +225,19 @@ class DualEncoder(nn.Module):
 
         path = Path(path)
         bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # no per-shard bars for two tiny folders
-        with atomic_dir(path) as tmp:
-            for sub, model, tok in ((QUERY_DIR, self.query_encoder, self.query_tokenizer),
-                                    (CONTEXT_DIR, self.context_encoder, self.context_tokenizer)):
-                model.save_pretrained(tmp / sub)
-                tok.save_pretrained(tmp / sub)
-            saved = dataclasses.replace(self.config, query_encoder=QUERY_DIR, context_encoder=CONTEXT_DIR)
-            (tmp / RETRIEVER_FILE).write_text(json.dumps({"class": "DualEncoder", "config": config_to_dict(saved)}, indent=2) + "\n")
-        if bars:
-            hf_logging.enable_progress_bar()
+        hf_logging.disable_progress_bar()  # no per-shard bars for two small folders
+        try:
+            with atomic_dir(path) as tmp:
+                for sub, model, tok in ((QUERY_DIR, self.query_encoder, self.query_tokenizer),
+                                        (CONTEXT_DIR, self.context_encoder, self.context_tokenizer)):
+                    model.save_pretrained(tmp / sub)
+                    tok.save_pretrained(tmp / sub)
+                saved = dataclasses.replace(self.config, query_encoder=QUERY_DIR, context_encoder=CONTEXT_DIR)
+                payload = {"class": "DualEncoder", "config": config_to_dict(saved)}
+                (tmp / RETRIEVER_FILE).write_text(json.dumps(payload, indent=2) + "\n")
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         return path
 
     @classmethod
@@ -324,8 +327,9 @@ def _load_encoder(folder: Path):
         raise CheckpointError(f"encoder folder {folder} does not exist (expected a Hugging Face encoder folder)")
     if not (folder / "config.json").is_file():
         raise CheckpointError(f"encoder folder {folder} has no config.json (expected a Hugging Face encoder folder)")
-    verbosity = hf_logging.get_verbosity()
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()  # no "weights not used" chatter for sentence-transformers folders
+    hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModel.from_pretrained(folder)
@@ -333,6 +337,8 @@ def _load_encoder(folder: Path):
         raise CheckpointError(f"encoder folder {folder} could not be loaded ({err})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     if not hasattr(model.config, "hidden_size"):
         raise CheckpointError(f"encoder folder {folder} holds a {type(model).__name__}, not a text encoder")
     return model, tokenizer
