@@ -175,3 +175,60 @@ def test_tuning_runs_unchanged_under_accelerate_launch(tmp_path):
     tuned = Generator.from_pretrained(tmp_path / "run/stage2/model")
     base = Generator.from_pretrained(folder)
     assert not torch.equal(tuned.model.model.layers[0].mlp.up_proj.weight, base.model.model.layers[0].mlp.up_proj.weight)
+
+
+def _answer_nll(gen: Generator, ev) -> float:
+    """The mean NLL (nats) of the gold answer tokens (+EOS) of `ev` given their prompts."""
+    rows = [gen.example(s.messages, s.context, s.instruction) for s in ev]
+    with torch.no_grad():
+        return answer_loss(gen.model.eval(), pad_examples(rows, gen.pad_id))["loss"].item()
+
+
+def _question_blind_ce(gen: Generator, train, ev) -> float:
+    """The cross-entropy of `ev`'s answer tokens under the best question-blind predictor fitted on
+    `train`: for each position in the answer (1st token, 2nd, ..., EOS included), the add-one
+    unigram of the training answers' tokens at that position."""
+    from collections import Counter, defaultdict
+
+    def answer_ids(s):
+        ids, mask = gen.example(s.messages, s.context, s.instruction)
+        return [i for i, m in zip(ids, mask) if m]
+
+    counts: dict[int, Counter] = defaultdict(Counter)
+    for s in train:
+        for k, i in enumerate(answer_ids(s)):
+            counts[k][i] += 1
+    vocab, total, n = len(gen.tokenizer), 0.0, 0
+    for s in ev:
+        for k, i in enumerate(answer_ids(s)):
+            c = counts[k]
+            total -= math.log((c[i] + 1) / (sum(c.values()) + vocab))
+            n += 1
+    return total / n
+
+
+@pytest.mark.slow
+def test_stage2_tuning_learns_held_out_answers_beyond_a_question_blind_prior(tmp_path):
+    """tiny-ci (0.6M parameters) tuned for 120 stage-2 steps (batch 16, AdamW 3e-3, the paper's
+    latest-answer loss), scored on 121 held-out follow-up turns (test-split entities, gold context)
+    by the NLL of their gold answers (+EOS). Measured (seed 0): untrained 6.58 nats (~ln 645, the
+    vocabulary); the best question-blind predictor (a per-position unigram of 1500 training
+    answers) 3.12; trained 2.93. A model whose loss misses the answers stays near 6.6; one that
+    learned only the answers' overall word frequencies is at ~3.5 (the plain unigram, measured 3.55).
+    NOT asserted, because it does not hold at CI's budget: token F1, 0.0 untrained and 0.0 trained
+    here (greedy answers are one prior word for every question); tiny-ci reaches only 2-8 F1 after
+    300-1200 steps. Reading answers out of the context takes far longer than CI allows."""
+    from paperzoo.chatqa import blends
+    from paperzoo.chatqa.generator import new_generator
+
+    gen = new_generator("tiny-ci", seed=0)
+    ev = blends.follow_up_eval("test", 0, 40)
+    train = [s for s in blends.stage2(0)(10**5, 1500) if s.group in ("conversational", "single_turn")]
+    blind = _question_blind_ce(gen, train, ev)
+    untrained = _answer_nll(gen, ev)
+    tune_stage(gen, StageRecipe(lr=3e-3, min_lr=3e-4, steps=120, batch_size=16, warmup=10), blends.stage2(0),
+               tmp_path / "s2", device="cpu", progress=False)
+    trained = _answer_nll(gen, ev)
+    assert untrained > blind + 3.0  # the untrained model is far worse than the prior
+    assert trained < untrained - 3.0
+    assert trained < blind  # better than any question-blind answer distribution
