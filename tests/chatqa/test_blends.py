@@ -37,12 +37,12 @@ def test_source_draws_match_the_weights_within_binomial_error():
 
 
 def test_stage2_samples_follow_their_source_and_are_deterministic():
-    draw = blends.stage2(3)
+    draw = blends.stage2(0)
     batch = draw(5, 48)
-    assert batch == blends.stage2(3)(5, 48) and batch != draw(6, 48)
+    assert batch == blends.stage2(0)(5, 48) and batch != draw(6, 48)
     names, probs = list(blends.normalised_weights()), np.array(list(blends.normalised_weights().values()))
     for i, s in enumerate(batch):
-        source = blends.draw_source(3, blends.sample_index(5, i), names, probs)
+        source = blends.draw_source(0, blends.sample_index(5, i), names, probs)
         assert s.source == source and s.group == blends.SOURCES[source][1]
         expected = {"conversational": INSTRUCTION_FULL, "arithmetic": INSTRUCTION_ARITHMETIC, "sft": "",
                     "single_turn": INSTRUCTION_SPAN_OR_FULL if source == "tatqa-other" else INSTRUCTION_SHORT_SPAN}
@@ -70,7 +70,7 @@ def test_stage1_samples_are_instruction_tasks_without_context_or_instruction():
 
 
 def test_conversational_samples_end_at_a_drawn_turn_and_unanswerable_share():
-    draw = blends.stage2(1, unanswerable=0.5, sources={"synth_convqa": blends.SOURCES["synth_convqa"]})
+    draw = blends.stage2(0, unanswerable=0.5, sources={"synth_convqa": blends.SOURCES["synth_convqa"]})
     batch = draw(0, 200)
     assert {s.group for s in batch} == {"conversational"}
     refusals = sum(s.answer == REFUSAL for s in batch)
@@ -78,7 +78,7 @@ def test_conversational_samples_end_at_a_drawn_turn_and_unanswerable_share():
     # the answerable ones at a uniform turn: about 100 of 200 (binomial SE ~7)
     assert 70 < refusals < 130
     assert len({len(s.messages) for s in batch}) >= 4  # prefixes of several lengths
-    none = blends.stage2(1, unanswerable=0.0, sources={"synth_convqa": blends.SOURCES["synth_convqa"]})(0, 100)
+    none = blends.stage2(0, unanswerable=0.0, sources={"synth_convqa": blends.SOURCES["synth_convqa"]})(0, 100)
     assert not any(s.answer == REFUSAL for s in none)
 
 
