@@ -84,6 +84,10 @@ def test_named_configs_and_recipes():
     assert recipe("tiny").stage2.lr == 3e-4 and recipe("tiny").stage1.supervise == "last"
     with pytest.raises(ConfigError, match="unknown chatqa generator config 'nope'"):
         generator_config("nope")
+    from paperzoo.chatqa.generator import new_generator
+
+    with pytest.raises(ConfigError, match="llama2-7b.*local Hugging Face folder"):
+        new_generator("llama2-7b")  # never builds 7B random weights by accident
 
 
 def _greedy_reference(model, ids, max_new, eos):

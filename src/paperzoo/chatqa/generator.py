@@ -28,7 +28,7 @@ import torch
 from paperzoo.chatqa.config import GeneratorConfig, generator_config
 from paperzoo.chatqa.template import ASSISTANT, USER, encode, template_words
 from paperzoo.core.atomic import atomic_dir
-from paperzoo.core.errors import CheckpointError, InputError
+from paperzoo.core.errors import CheckpointError, ConfigError, InputError
 
 try:  # the shared batched sampler with a KV cache (paperzoo.core.generation; self_rewarding's until it moves)
     from paperzoo.core.generation import generate
@@ -175,9 +175,11 @@ def new_generator(config: str | GeneratorConfig = "tiny", seed: int = 0) -> Gene
     from transformers import LlamaForCausalLM
 
     tok = world_tokenizer()
-    lm = cfg.lm if cfg.lm.vocab_size else replace(cfg.lm, vocab_size=len(tok))
-    if lm.vocab_size < len(tok):
-        raise InputError(f"generator vocab_size={lm.vocab_size} is smaller than the world tokenizer's {len(tok)}")
+    if cfg.lm.vocab_size not in (0, len(tok)):  # e.g. llama2-7b: a parameter-count config, not a world model
+        raise ConfigError(f"generator config {config if isinstance(config, str) else cfg!r} has its own "
+                          f"{cfg.lm.vocab_size}-token vocabulary; a from-scratch world model needs vocab_size 0 "
+                          "(the world tokenizer's size); for real weights pass a local Hugging Face folder")
+    lm = replace(cfg.lm, vocab_size=len(tok))
     llama = lm.to_llama()
     llama.pad_token_id, llama.bos_token_id, llama.eos_token_id = tok.pad_token_id, tok.bos_token_id, tok.eos_token_id
     torch.manual_seed(seed)

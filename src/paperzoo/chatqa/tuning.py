@@ -212,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints (0: none)")
     args = p.parse_args(argv)
     rec = get_recipe(args.recipe)
     s1, s2 = rec.stage1, rec.stage2
@@ -226,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     gen = load_generator(args.model)
     two_stage(gen, rec, args.out, stage1=blends.stage1(args.seed) if "1" in stages else None,
               stage2=blends.stage2(args.seed, rec.unanswerable) if "2" in stages else None, device=args.device,
-              mixed_precision=args.mixed_precision, resume=args.resume)
+              mixed_precision=args.mixed_precision, resume=args.resume, checkpoint_every=args.checkpoint_every)
     if make_accelerator(args.device, args.mixed_precision).is_main_process:
         print(Path(args.out) / ("stage2" if "2" in stages else "stage1") / "model")
 
