@@ -20,6 +20,10 @@ process of a multi-process launch takes its slice of the global batch, so `resum
 interruption ends with the weights an uninterrupted run would have (Trainer's checkpoints).
 No gradient accumulation: the global batch must fit the processes at once.
 
+The paper starts from a pretrained foundation LLM; the tiny decoder's analogue is language-model
+pretraining on world documents (`tune_stage` on `blends.pretraining(seed)`, plain texts, the loss
+on every token) before stage 1.
+
 Layout of `out_dir`: `stage1/` and `stage2/`, each with `checkpoint/` (for resume, removed
 once the stage is done) and `model/` (a generator folder, `Generator.from_pretrained`).
 """
