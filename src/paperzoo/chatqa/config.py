@@ -13,12 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from paperzoo.core.errors import ConfigError
+from paperzoo.core.lm import LMConfig
 from paperzoo.core.registry import ConfigRegistry
-
-try:  # the shared Llama config (paperzoo.core.lm); self_rewarding's until it moves
-    from paperzoo.core.lm import LMConfig
-except ImportError:  # pragma: no cover - transitional
-    from paperzoo.self_rewarding.config import LMConfig
 
 # ---- generator and recipe configs (H4)
 

@@ -29,11 +29,8 @@ from paperzoo.chatqa.config import GeneratorConfig, generator_config
 from paperzoo.chatqa.template import ASSISTANT, USER, encode, template_words
 from paperzoo.core.atomic import atomic_dir
 from paperzoo.core.errors import CheckpointError, ConfigError, InputError
+from paperzoo.core.generation import generate
 
-try:  # the shared batched sampler with a KV cache (paperzoo.core.generation; self_rewarding's until it moves)
-    from paperzoo.core.generation import generate
-except ImportError:  # pragma: no cover - transitional
-    from paperzoo.self_rewarding.sampling import generate
 
 KIND_FILE = "paperzoo.json"
 Messages = Sequence[Mapping[str, str]]

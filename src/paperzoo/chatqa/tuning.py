@@ -42,29 +42,8 @@ from paperzoo.chatqa.generator import Generator
 from paperzoo.core.checkpoint import WEIGHTS_NAME, save_state
 from paperzoo.core.errors import ConfigError, InputError
 from paperzoo.core.schedule import warmup_cosine
+from paperzoo.core.sft import masked_lm_loss, pad_examples
 from paperzoo.core.trainer import CHECKPOINT_DIR, Trainer, make_accelerator
-
-try:  # the shared SFT pieces (paperzoo.core.sft), written out here until they land
-    from paperzoo.core.sft import masked_lm_loss, pad_examples
-except ImportError:  # pragma: no cover - transitional
-    import torch.nn.functional as F
-
-    def pad_examples(rows, pad_id: int) -> dict:
-        width = max(len(ids) for ids, _ in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-        att = torch.zeros((len(rows), width), dtype=torch.long)
-        loss = torch.zeros((len(rows), width), dtype=torch.bool)
-        for i, (x, m) in enumerate(rows):
-            ids[i, : len(x)] = torch.tensor(x)
-            att[i, : len(x)] = 1
-            loss[i, : len(m)] = torch.tensor(m, dtype=torch.bool)
-        return {"input_ids": ids, "attention_mask": att, "loss_mask": loss}
-
-    def masked_lm_loss(model, batch: dict) -> torch.Tensor:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        mask = batch["loss_mask"][:, 1:]
-        nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), batch["input_ids"][:, 1:], reduction="none")
-        return (nll * mask).sum() / mask.sum().clamp_min(1)
 
 # A sample source: (step, n) -> n samples, each with .messages, .context, .instruction (blends.Sample),
 # or plain texts (language-model pretraining: the loss on every token).
