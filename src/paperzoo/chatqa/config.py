@@ -239,6 +239,7 @@ RETRIEVAL_RECIPES.register("tiny-single", RetrievalRecipe(steps=200, lr=1e-3, te
 RETRIEVAL_RECIPES.register("tiny-multi", RetrievalRecipe(steps=400, lr=1e-3, temperature=0.05,
                                                          negatives="inbatch+samedoc", per_query=2))
 RETRIEVAL_RECIPES.register("minilm-single", RetrievalRecipe(steps=100, lr=2e-5, warmup=10, temperature=0.05))
+# minilm-multi: ~20 min on one thread of a loaded 2-core machine (measured, retrieval_train.table1).
 RETRIEVAL_RECIPES.register("minilm-multi", RetrievalRecipe(steps=200, lr=2e-5, warmup=20, temperature=0.05,
                                                            negatives="inbatch+samedoc", per_query=2))
 

@@ -287,7 +287,15 @@ def table1(
     the world (single=None: the encoder as loaded, e.g. MiniLM, already a single-turn retriever).
 
     Returns {"recall": {row: {k: r}}, "seconds": {...}, "turns": n}, plus "rewriter" (the trained
-    rewriter, for reuse with another encoder)."""
+    rewriter, for reuse with another encoder).
+
+    Measured (seed 0, defaults; recall@1 / @5 over 301 follow-up turns, 104 test chunks):
+        tiny:   untrained .000/.030, history .209/.545, + rewrite .319/.837, + fine-tune .316/.787
+                (oracle rewrite .983/1.0, bare question .282/.847); ~4 min on one loaded thread.
+        MiniLM (encoder="minilm", single=None, multi="minilm-multi"): history .299/.904,
+                + rewrite .272/.708, + fine-tune .993/1.0 (oracle rewrite .904/1.0); ~20 min.
+    The tiny rewriter writes the right question with a TRAIN entity's name (a word-level
+    vocabulary cannot copy an unseen name), so "+ rewrite" stays near the bare question."""
     import time
 
     from paperzoo.chatqa.rewrite import TinyRewriter, rewriter_pairs
