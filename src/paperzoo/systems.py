@@ -31,9 +31,10 @@ SYSTEMS: tuple[System, ...] = (
            "claims do not reproduce at tiny scale (README)", True),
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061", "not yet implemented", False),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225",
-           "in progress: ChatRAG-Bench scoring (`score`; per-record F1 and refusal rules equal third-party copies of "
-           "the official scorer's functions on a committed fixture: test_scoring.py), the conversational world, "
-           "the App. A template, two-stage tuning and the dual-encoder retriever as a Python API", False, cli=True),
+           "two-stage tuning (tiny world Llama, SmolLM2 or a local Llama), dual-encoder retriever (tiny, MiniLM, "
+           "Dragon folders), chat --docs over your own files, ChatRAG-Bench score (per-record F1 and refusal rules "
+           "equal third-party copies of the official functions on a committed fixture: test_scoring.py), reproduce; "
+           "the 3-seed reproduction is not yet recorded (README)", True),
     System("vmamba", "VMamba: Visual State Space Model", "2401.10166",
            "SS2D with a chunked CPU scan, nine named configs (parameter counts equal the official code's, FLOPs), "
            "official checkpoints (logits equal the official code's on a committed fixture: test_official_parity.py), "

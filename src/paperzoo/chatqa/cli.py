@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, model_option, out_option, seed_option
+from paperzoo.core.cli import Group, device_option, model_option, out_option, reproduce_command, seed_option
 
 
 @click.group(cls=Group)
@@ -187,3 +187,110 @@ def chat(docs, model, retriever, questions, top_k, chunk_words, max_new_tokens, 
         click.echo(f"Q: {question}\nA: {answer}")
         if interactive:
             click.echo("")
+
+
+@cli.command()
+@click.option("--part", type=click.Choice(["generator", "retriever"]), default="generator", show_default=True,
+              help="generator: stage 1 then stage 2 (§3); retriever: single-turn then multi-turn fine-tuning (§4).")
+@model_option("tiny", "Where to start: a named config (generator: tiny, tiny-ci, smollm2-135m-instruct; retriever: "
+              "tiny, minilm, dragon-plus, dragon-multiturn) or a local Hugging Face folder.")
+@out_option("runs/chatqa", "Run folder: generator -> OUT/stage1/model, OUT/stage2/model; retriever -> OUT/single/model, "
+            "OUT/multi/model.")
+@click.option("--recipe", default=None, help="Generator: tiny (default), smollm2, release. Retriever: the stage recipes "
+              "are tiny-single/tiny-multi, or minilm-single/minilm-multi for MiniLM (default by --model).")
+@click.option("--stages", default="1,2", show_default=True, help="Which stages: 1,2 / 1 / 2.")
+@click.option("--conversations", type=click.Path(path_type=Path), default=None,
+              help="Retriever only: your own JSONL conversations ({messages, chunks} per line; gold chunks by the "
+                   "paper's 4-gram recall rule) for the multi-turn stage instead of the world's dialogues.")
+@click.option("--lora-rank", type=int, default=None, help="Generator: > 0 trains LoRA adapters (ours; the paper tunes all weights).")
+@click.option("--steps", type=int, default=None, help="Override every stage's step count (default: the recipe's).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoints.")
+@device_option
+@seed_option
+def train(part, model, out, recipe, stages, conversations, lora_rank, steps, resume, device, seed):
+    """Train ChatQA's generator (two-stage tuning) or its retriever on the conversational world.
+    Under `accelerate launch`, use `python -m paperzoo.chatqa.tuning` (the same code)."""
+    from dataclasses import replace
+
+    from paperzoo.core.cli import resolve_device
+
+    device = resolve_device(device)
+    chosen = set(stages.split(","))
+    if not chosen or not chosen <= {"1", "2"}:
+        raise click.BadParameter(f"{stages!r}; expected 1,2 or 1 or 2", param_hint="--stages")
+    if part == "generator":
+        from paperzoo.chatqa import blends
+        from paperzoo.chatqa.config import recipe as get_recipe
+        from paperzoo.chatqa.generator import load_generator
+        from paperzoo.chatqa.tuning import two_stage
+
+        rec = get_recipe(recipe or "tiny")
+        if lora_rank is not None:
+            rec = replace(rec, lora_rank=lora_rank)
+        if steps is not None:
+            rec = replace(rec, stage1=replace(rec.stage1, steps=steps), stage2=replace(rec.stage2, steps=steps))
+        gen = load_generator(model)
+        if gen.kind == "world":
+            click.echo(f"training a {sum(p.numel() for p in gen.model.parameters()) / 1e6:.1f}M-parameter generator "
+                       f"from scratch on the world (stages {stages}) ...", err=True)
+        two_stage(gen, rec, out, stage1=blends.stage1(seed) if "1" in chosen else None,
+                  stage2=blends.stage2(seed, rec.unanswerable) if "2" in chosen else None, device=device, resume=resume)
+        click.echo(f"wrote {Path(out) / ('stage2' if '2' in chosen else 'stage1') / 'model'}")
+        return
+    from paperzoo.chatqa.retrieval_train import (chunk_table, conversation_pairs, multi_turn_pairs, single_turn_pairs,
+                                                 train_retriever)
+    from paperzoo.world import conversations as world
+
+    retriever = load_retriever(model, device) if model != "tiny" else None
+    if retriever is None:
+        from paperzoo.chatqa.retriever import DualEncoder
+
+        retriever = DualEncoder.build("tiny", seed=seed)
+    from paperzoo.chatqa.config import retrieval_recipe
+
+    real = model != "tiny"
+    single, multi = (retrieval_recipe(n) for n in (("minilm-single", "minilm-multi") if real else ("tiny-single", "tiny-multi")))
+    if steps is not None:
+        single, multi = replace(single, steps=steps), replace(multi, steps=steps)
+    dialogues = world.dialogues("train", seed, 600)
+    chunks = chunk_table(world.corpus("train", seed))
+    if "1" in chosen:
+        train_retriever(retriever, single_turn_pairs(dialogues), chunks, single, Path(out) / "single", seed=seed,
+                        device=device, resume=resume, progress=True, desc="retriever single-turn")
+    if "2" in chosen:
+        pairs, table = conversation_pairs(conversations) if conversations else (multi_turn_pairs(dialogues), chunks)
+        train_retriever(retriever, pairs, table, multi, Path(out) / "multi", seed=seed, device=device, resume=resume,
+                        progress=True, desc="retriever multi-turn")
+    click.echo(f"wrote {Path(out) / ('multi' if '2' in chosen else 'single') / 'model'}")
+
+
+@cli.command()
+@click.option("--docs", type=click.Path(path_type=Path), required=True, help="A folder of .txt / .md files.")
+@click.option("--retriever", default="minilm", show_default=True, metavar="NAME|FOLDER",
+              help="The dual encoder (as for `chat`).")
+@click.option("--question", "-q", "questions", multiple=True, required=True,
+              help="The conversation's user turns in order; the last one is searched for, with the others as history.")
+@click.option("--top-k", default=5, show_default=True)
+@click.option("--chunk-words", default=300, show_default=True)
+@device_option
+def retrieve(docs, retriever, questions, top_k, chunk_words, device):
+    """Show the top-k chunks of a folder for a conversation (the retriever alone, no generator)."""
+    from paperzoo.chatqa.docs import chunk_folder
+    from paperzoo.chatqa.retriever import format_query, search
+    from paperzoo.core.cli import resolve_device
+
+    chunks = chunk_folder(docs, words=chunk_words)
+    model = load_retriever(retriever, resolve_device(device))
+    query = format_query([(q, "") for q in questions[:-1]], questions[-1])
+    scores, top = search(model.encode_queries([query]), model.encode_contexts([c.text for c in chunks]),
+                         min(top_k, len(chunks)))
+    for rank, (score, j) in enumerate(zip(scores[0].tolist(), top[0].tolist()), start=1):
+        c = chunks[j]
+        click.echo(f"{rank}. [{score:.3f}] {c.id}\n   {' '.join(c.text.split())[:300]}")
+
+
+cli.add_command(reproduce_command(
+    "chatqa",
+    "The small-scale experiments for ChatQA's claims (Tables 1, 2, 6, 7 at tiny scale, plus MiniLM and SmolLM2 "
+    "on real weights): prints the expected time, resumes from the run cache, writes OUT/chatqa/ and OUT/REPORT.md.",
+    "Tiny budgets, one seed, no real models: a smoke run in about 2 minutes (numbers mean nothing)."))
