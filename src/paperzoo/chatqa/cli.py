@@ -202,14 +202,21 @@ def chat(docs, model, retriever, questions, top_k, chunk_words, max_new_tokens, 
 @click.option("--conversations", type=click.Path(path_type=Path), default=None,
               help="Retriever only: your own JSONL conversations ({messages, chunks} per line; gold chunks by the "
                    "paper's 4-gram recall rule) for the multi-turn stage instead of the world's dialogues.")
+@click.option("--data", type=click.Path(path_type=Path), default=None, metavar="FOLDER_OR_JSONL",
+              help="Generator, stage 2: a local ChatQA-Training-Data folder (drop/, narrativeqa/, ..., sft/; every source "
+                   "drawn by the ChatQA-1.5 card's weights) or a JSONL of your conversations. Default: the world blend.")
+@click.option("--sft-data", type=click.Path(path_type=Path), default=None, metavar="JSONL_OR_FOLDER",
+              help="Generator, stage 1: a JSONL (its records without context) or a ChatQA-Training-Data folder (its sft/). "
+                   "Default: --data's sft/ when --data is such a folder, else the world's SFT tasks.")
 @click.option("--lora-rank", type=int, default=None, help="Generator: > 0 trains LoRA adapters (ours; the paper tunes all weights).")
 @click.option("--steps", type=int, default=None, help="Override every stage's step count (default: the recipe's).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its checkpoints.")
 @device_option
 @seed_option
-def train(part, model, out, recipe, stages, conversations, lora_rank, steps, resume, device, seed):
-    """Train ChatQA's generator (two-stage tuning) or its retriever on the conversational world.
-    Under `accelerate launch`, use `python -m paperzoo.chatqa.tuning` (the same code)."""
+def train(part, model, out, recipe, stages, conversations, data, sft_data, lora_rank, steps, resume, device, seed):
+    """Train ChatQA's generator (two-stage tuning) or its retriever on the conversational world,
+    or the generator on local data (--data, --sft-data). Under `accelerate launch`, use
+    `python -m paperzoo.chatqa.tuning` (the same code, the same flags)."""
     from dataclasses import replace
 
     from paperzoo.core.cli import resolve_device
@@ -218,8 +225,11 @@ def train(part, model, out, recipe, stages, conversations, lora_rank, steps, res
     chosen = set(stages.split(","))
     if not chosen or not chosen <= {"1", "2"}:
         raise click.BadParameter(f"{stages!r}; expected 1,2 or 1 or 2", param_hint="--stages")
+    if part == "retriever" and (data is not None or sft_data is not None):
+        raise click.BadParameter("--data and --sft-data train the generator; the retriever reads --conversations",
+                                 param_hint="--data")
     if part == "generator":
-        from paperzoo.chatqa import blends
+        from paperzoo.chatqa import data as local_data
         from paperzoo.chatqa.config import recipe as get_recipe
         from paperzoo.chatqa.generator import load_generator
         from paperzoo.chatqa.tuning import two_stage
@@ -229,12 +239,17 @@ def train(part, model, out, recipe, stages, conversations, lora_rank, steps, res
             rec = replace(rec, lora_rank=lora_rank)
         if steps is not None:
             rec = replace(rec, stage1=replace(rec.stage1, steps=steps), stage2=replace(rec.stage2, steps=steps))
+        stage1, stage2 = local_data.stage_sources(seed, data, sft_data, rec.unanswerable, chosen)
+        for k, source in enumerate((stage1, stage2), start=1):
+            if isinstance(source, local_data.TrainingData):
+                click.echo(f"stage {k}: {source.summary()}", err=True)
         gen = load_generator(model)
         if gen.kind == "world":
+            where = "on the world" if data is None and sft_data is None else \
+                "on local data with the world's word vocabulary (other words become <unk>)"
             click.echo(f"training a {sum(p.numel() for p in gen.model.parameters()) / 1e6:.1f}M-parameter generator "
-                       f"from scratch on the world (stages {stages}) ...", err=True)
-        two_stage(gen, rec, out, stage1=blends.stage1(seed) if "1" in chosen else None,
-                  stage2=blends.stage2(seed, rec.unanswerable) if "2" in chosen else None, device=device, resume=resume)
+                       f"from scratch {where} (stages {stages}) ...", err=True)
+        two_stage(gen, rec, out, stage1=stage1, stage2=stage2, device=device, resume=resume)
         click.echo(f"wrote {Path(out) / ('stage2' if '2' in chosen else 'stage1') / 'model'}")
         return
     from paperzoo.chatqa.retrieval_train import (chunk_table, conversation_pairs, multi_turn_pairs, single_turn_pairs,

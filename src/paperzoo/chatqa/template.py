@@ -1,4 +1,4 @@
-"""The ChatQA prompt template and instructions (paper App. A; §3.1, §3.2.3; App. C.3.1).
+"""The ChatQA prompt template and instructions (paper App. A; §3.1, §3.2.3; App. C.2 tables, C.3.1).
 
 Stage 1 (App. A.1) and stage 2 (App. A.2) share one layout. Written out for a two-turn
 conversation with context (stage 2):
@@ -31,8 +31,9 @@ Where the paper is ambiguous, and what we do:
   empty context).
 - Several context chunks (retrieved top-k) are joined with a blank line (ours; the paper
   shows one {Context} block).
-- Tables (App. C.2, header-prefixed Markdown cells) are not needed by the text world and are
-  not implemented.
+- Tables (App. C.2): `markdown_table` writes a table as Markdown rows whose cells carry their
+  column's header; the text world has no tables, so it is for real data (a JSONL record's
+  "table", `data.py`) and for users building contexts.
 
 Truncation (NOT in the paper, which states no rule; the rule of issue 15 and ours): when an
 example exceeds the model's window, the OLDEST earlier turns (user question + assistant
@@ -149,6 +150,47 @@ def context_text(context: str | Sequence[str] | None) -> str:
     if isinstance(context, str):
         return context.strip()
     return SEPARATOR.join(c.strip() for c in context if c.strip())
+
+
+def markdown_table(rows: Sequence[Sequence[object]]) -> str:
+    """A table as context text, the paper's way (App. C.2): Markdown rows with "|" between
+    cells, and each cell prefixed by its column's header, because "as the number of rows in a
+    table increases, it is harder for the model to link the values of cells in the last few
+    rows to their corresponding headers". The paper's example turns
+
+        | Boat | Crew | Nation | Date | Meet | Location |
+        | M1x | Mahe | FR | 2009 | | Poznan |
+
+    into (the header row itself is not written; the first column reads "value (Header)")
+
+        | M1x (Boat) | Crew: Mahe | Nation: FR | Date: 2009 | Meet: | Location: Poznan |
+
+    rows: the header row first, then the body rows, each as long as the header. Cells are
+    str()-ed with their white space collapsed (None is an empty cell). Inferred, where the
+    paper's one example does not say: an empty first cell is written "(Header)", a column with
+    an empty header gets its bare values, rows are joined by one newline.
+    """
+    if len(rows) == 0:
+        raise InputError("markdown_table: expected the header row first, got no rows")
+
+    def cell(value) -> str:
+        return "" if value is None else " ".join(str(value).split())
+
+    header = [cell(h) for h in rows[0]]
+    lines = []
+    for i, row in enumerate(rows[1:], start=1):
+        if len(row) != len(header):
+            raise InputError(f"markdown_table: row {i} has {len(row)} cells; the header has {len(header)}")
+        cells = []
+        for k, (name, value) in enumerate(zip(header, map(cell, row))):
+            if not name:
+                cells.append(value)
+            elif k == 0:
+                cells.append(f"{value} ({name})".strip())
+            else:
+                cells.append(f"{name}: {value}".rstrip())
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

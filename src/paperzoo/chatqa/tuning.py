@@ -8,7 +8,8 @@ Both stages minimise the masked language-model loss on the latest assistant answ
     L(θ) = - Σ_{t ∈ answer} log p_θ(x_t | x_<t) / |answer|          (mean over the batch's answer tokens)
 
 (`supervise="all"` puts it on every assistant answer). Stage 1 trains on the SFT blend, stage 2
-continues from the stage-1 weights on the stage-2 blend (`blends.py`). The paper fine-tunes all
+continues from the stage-1 weights on the stage-2 blend: the world's (`blends.py`), or local data
+(`data.py`: NVIDIA's ChatQA-Training-Data folder by the card's weights, or your JSONL). The paper fine-tunes all
 weights; `lora_rank > 0` trains LoRA adapters through `peft` instead (ours, a deviation for small
 hardware), merged into the weights at the end of each stage, so a stage's output is always a plain
 Hugging Face folder.
@@ -173,13 +174,16 @@ def two_stage(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """`[accelerate launch] python -m paperzoo.chatqa.tuning --model NAME|FOLDER --out DIR`:
-    stage 1 then stage 2 on the world blends, the same code on one CPU process or under
-    `accelerate launch` on several processes or GPUs (each takes its slice of every batch)."""
+    """`[accelerate launch] python -m paperzoo.chatqa.tuning --model NAME|FOLDER --out DIR
+    [--data ROOT_OR_JSONL] [--sft-data JSONL_OR_ROOT]`: stage 1 then stage 2, on local data
+    (`data.py`: a ChatQA-Training-Data folder or your JSONL) or by default on the world blends,
+    the same code on one CPU process or under `accelerate launch` on several processes or GPUs
+    (each takes its slice of every batch)."""
     import argparse
+    import sys
     from dataclasses import replace
 
-    from paperzoo.chatqa import blends
+    from paperzoo.chatqa import data
     from paperzoo.chatqa.generator import load_generator
 
     p = argparse.ArgumentParser(prog="python -m paperzoo.chatqa.tuning", description=main.__doc__)
@@ -196,6 +200,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--mixed-precision", default="no", choices=("no", "fp16", "bf16"))
     p.add_argument("--resume", action="store_true")
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps between resume checkpoints (0: none)")
+    p.add_argument("--data", default=None, help="stage-2 data: a ChatQA-Training-Data folder (every source by the "
+                   "card's weights) or a JSONL of conversations; default: the world blend")
+    p.add_argument("--sft-data", default=None, help="stage-1 data: a JSONL (its records without context) or a "
+                   "ChatQA-Training-Data folder (its sft/); default: --data's sft/ when it is such a folder, "
+                   "else the world's SFT tasks")
     args = p.parse_args(argv)
     rec = get_recipe(args.recipe)
     s1, s2 = rec.stage1, rec.stage2
@@ -207,9 +216,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         s1, s2 = replace(s1, batch_size=args.batch_size), replace(s2, batch_size=args.batch_size)
     rec = replace(rec, stage1=s1, stage2=s2, lora_rank=rec.lora_rank if args.lora_rank is None else args.lora_rank)
     stages = set(args.stages.split(","))
+    stage1, stage2 = data.stage_sources(args.seed, args.data, args.sft_data, rec.unanswerable, stages)
+    if make_accelerator(args.device, args.mixed_precision).is_main_process:
+        for k, source in enumerate((stage1, stage2), start=1):
+            if isinstance(source, data.TrainingData):
+                print(f"stage {k}: {source.summary()}", file=sys.stderr)
     gen = load_generator(args.model)
-    two_stage(gen, rec, args.out, stage1=blends.stage1(args.seed) if "1" in stages else None,
-              stage2=blends.stage2(args.seed, rec.unanswerable) if "2" in stages else None, device=args.device,
+    two_stage(gen, rec, args.out, stage1=stage1, stage2=stage2, device=args.device,
               mixed_precision=args.mixed_precision, resume=args.resume, checkpoint_every=args.checkpoint_every)
     if make_accelerator(args.device, args.mixed_precision).is_main_process:
         print(Path(args.out) / ("stage2" if "2" in stages else "stage1") / "model")
