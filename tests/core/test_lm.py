@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from paperzoo.core.errors import InputError
-from paperzoo.core.generation import generate, top_p_filter
+from paperzoo.core.generation import eos_id, generate, pad_id, top_p_filter
 from paperzoo.core.lm import LMConfig
 from paperzoo.core.sft import batch_indices, masked_lm_loss, pad_examples
 
@@ -110,3 +110,11 @@ def test_batch_indices_are_seeded_epochs_of_a_permutation():
     assert len(set(flat)) == 9 and all(len(b) == 3 for b in first_epoch)
     assert (batch_indices(10, 3, seed=4, step=1) == first_epoch[1]).all()
     assert not all((batch_indices(10, 3, seed=4, step=3 + s) == first_epoch[s]).all() for s in range(3))  # a new epoch
+
+
+def test_pad_id_falls_back_to_eos_when_the_tokenizer_has_no_pad():
+    from types import SimpleNamespace
+
+    assert (eos_id(SimpleNamespace(eos_token_id=2, pad_token_id=None)),
+            pad_id(SimpleNamespace(eos_token_id=2, pad_token_id=None))) == (2, 2)
+    assert pad_id(SimpleNamespace(eos_token_id=2, pad_token_id=0)) == 0

@@ -96,3 +96,49 @@ def test_warmup_cosine_shape():
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[60] == pytest.approx(0.5, abs=0.02) and lrs[-1] < 0.01
     assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
+
+
+class TiedPlain(nn.Module):
+    """A model without our save_pretrained, with tied weights (what a HF save would de-duplicate)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Linear(4, 4, bias=False)
+        self.head = nn.Linear(4, 4, bias=False)
+        self.head.weight = self.emb.weight
+        self.lin = nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.lin(self.head(self.emb(x)))
+
+
+def test_whole_state_resumes_a_plain_model_with_tied_weights(tmp_path):
+    """WholeState saves every tensor of a plain (tied) model in one file; resume restores it exactly."""
+    from paperzoo.core.trainer import WholeState
+
+    def trainer(out, every=0):
+        torch.manual_seed(0)
+        model = WholeState(TiedPlain())
+        opt = torch.optim.Adam(model.parameters(), lr=0.1)
+        return Trainer(model, opt, warmup_cosine(opt, 2, 30), out, accelerator=make_accelerator("cpu"),
+                       checkpoint_every=every, progress=False)
+
+    def loss(model, batch):
+        return {"loss": (model(batch["x"]) - batch["y"]).pow(2).mean()}
+
+    full = trainer(tmp_path / "full")
+    full.fit(batch_fn, loss, 30)
+
+    def interrupted(step):
+        if step == 17:
+            raise KeyboardInterrupt
+        return batch_fn(step)
+
+    with pytest.raises(KeyboardInterrupt):
+        trainer(tmp_path / "split", 10).fit(interrupted, loss, 30)
+    second = trainer(tmp_path / "split", 10)
+    second.fit(batch_fn, loss, 30, resume=True)
+    inner = second.unwrapped.inner
+    assert inner.head.weight is inner.emb.weight  # still tied after loading the checkpoint
+    for a, b in zip(full.unwrapped.parameters(), second.unwrapped.parameters()):
+        assert torch.equal(a, b)

@@ -29,6 +29,7 @@ from paperzoo.chatqa.config import GeneratorConfig, generator_config
 from paperzoo.chatqa.template import ASSISTANT, USER, encode, template_words
 from paperzoo.core.atomic import atomic_dir
 from paperzoo.core.errors import CheckpointError, ConfigError, InputError
+from paperzoo.core import generation
 from paperzoo.core.generation import generate
 
 
@@ -68,12 +69,11 @@ class Generator:
 
     @property
     def eos_id(self) -> int:
-        return int(self.tokenizer.eos_token_id)
+        return generation.eos_id(self.tokenizer)
 
     @property
     def pad_id(self) -> int:
-        pad = self.tokenizer.pad_token_id
-        return int(pad if pad is not None else self.tokenizer.eos_token_id)
+        return generation.pad_id(self.tokenizer)
 
     # -- text -> tokens -------------------------------------------------------------
     def example(self, messages: Messages, context="", instruction: str = "", *, supervise: str = "last",

@@ -31,11 +31,10 @@ import torch
 from paperzoo.chatqa.config import RetrievalRecipe, retrieval_recipe
 from paperzoo.chatqa.contrastive import candidate_batch, contrastive_loss
 from paperzoo.chatqa.retriever import DualEncoder, format_query
-from paperzoo.chatqa.tuning import _Tuned  # whole-state resume checkpoints (see train_retriever)
 from paperzoo.core.errors import ConfigError, InputError
 from paperzoo.core.schedule import warmup_cosine
 from paperzoo.core.sft import batch_indices
-from paperzoo.core.trainer import Trainer, make_accelerator
+from paperzoo.core.trainer import Trainer, WholeState, make_accelerator
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -179,7 +178,7 @@ def train_retriever(
     torch.manual_seed(seed)
     # core's Trainer checkpoints one model.safetensors for resume; the final model is written in
     # the retriever layout (two encoder folders) by DualEncoder.save_pretrained.
-    wrapped = _Tuned(model)
+    wrapped = WholeState(model)
     opt = torch.optim.AdamW(wrapped.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = warmup_cosine(opt, recipe.warmup, max(1, recipe.steps))
     trainer = Trainer(wrapped, opt, sched, out_dir, accelerator=make_accelerator(device),

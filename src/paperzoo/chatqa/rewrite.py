@@ -35,7 +35,7 @@ from paperzoo.chatqa.retriever import ROLES, format_query
 from paperzoo.core.atomic import atomic_dir
 from paperzoo.core.errors import CheckpointError, InputError
 from paperzoo.core.schedule import warmup_cosine
-from paperzoo.core.trainer import Trainer, make_accelerator
+from paperzoo.core.trainer import Trainer, WholeState, make_accelerator
 
 from paperzoo.core.generation import generate
 from paperzoo.core.sft import batch_indices, masked_lm_loss, pad_examples
@@ -159,9 +159,7 @@ class TinyRewriter:
         """Masked SFT on (query, gold rewrite) pairs on core's Trainer; returns the history."""
         if not pairs:
             raise InputError("TinyRewriter.train: no (query, rewrite) pairs")
-        from paperzoo.chatqa.tuning import _Tuned  # whole-state resume checkpoints of a causal LM
-
-        tuned = _Tuned(self.model)
+        tuned = WholeState(self.model)  # whole-state resume checkpoints of a causal LM
         opt = torch.optim.AdamW(tuned.parameters(), lr=lr, weight_decay=0.0)
         trainer = Trainer(tuned, opt, warmup_cosine(opt, warmup, steps, 0.1), out_dir,
                           accelerator=make_accelerator(device), checkpoint_every=checkpoint_every,

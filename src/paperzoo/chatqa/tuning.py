@@ -40,11 +40,10 @@ from torch import nn
 
 from paperzoo.chatqa.config import StageRecipe, TuningRecipe, recipe as get_recipe
 from paperzoo.chatqa.generator import Generator
-from paperzoo.core.checkpoint import WEIGHTS_NAME, save_state
 from paperzoo.core.errors import ConfigError, InputError
 from paperzoo.core.schedule import warmup_cosine
 from paperzoo.core.sft import masked_lm_loss, pad_examples
-from paperzoo.core.trainer import CHECKPOINT_DIR, Trainer, make_accelerator
+from paperzoo.core.trainer import CHECKPOINT_DIR, Trainer, WholeState, make_accelerator
 
 # A sample source: (step, n) -> n samples, each with .messages, .context, .instruction (blends.Sample),
 # or plain texts (language-model pretraining: the loss on every token).
@@ -55,23 +54,6 @@ def answer_loss(model, batch: dict) -> dict[str, torch.Tensor]:
 
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-class _Tuned(nn.Module):
-    """The model being tuned, saved by the Trainer as ONE safetensors file of its whole state
-    (a LoRA-wrapped model, or one with tied embeddings, which a Hugging Face save would split
-    or de-duplicate), so that resume restores exactly what was saved."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.inner = model
-
-    def forward(self, **kwargs):
-        return self.inner(**kwargs)
-
-    def save_pretrained(self, path: str | Path) -> None:
-        Path(path).mkdir(parents=True, exist_ok=True)
-        save_state(Path(path) / WEIGHTS_NAME, self)
 
 
 def add_lora(model: nn.Module, rank: int, alpha: int = 16, dropout: float = 0.0) -> nn.Module:
@@ -113,7 +95,7 @@ def tune_stage(
         raise ConfigError(f"global batch {stage.batch_size} does not split over {n_proc} processes")
     per_proc = stage.batch_size // n_proc
     model = add_lora(gen.model, lora_rank, lora_alpha, lora_dropout) if lora_rank > 0 else gen.model
-    tuned = _Tuned(model)
+    tuned = WholeState(model)
     params = [p for p in tuned.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=stage.lr, betas=tuple(stage.betas), weight_decay=stage.weight_decay)
     sched = warmup_cosine(opt, stage.warmup, stage.steps, final_ratio=stage.min_lr / stage.lr)

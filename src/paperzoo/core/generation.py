@@ -21,6 +21,17 @@ from tqdm.auto import tqdm
 from paperzoo.core.errors import InputError
 
 
+def eos_id(tokenizer) -> int:
+    """The tokenizer's end-of-sequence id."""
+    return int(tokenizer.eos_token_id)
+
+
+def pad_id(tokenizer) -> int:
+    """The tokenizer's padding id, or its EOS id when it has none (Llama tokenizers)."""
+    pad = tokenizer.pad_token_id
+    return int(pad if pad is not None else tokenizer.eos_token_id)
+
+
 def top_p_filter(logits: Tensor, top_p: float) -> Tensor:
     """Keep the smallest set of tokens whose probability reaches `top_p` (nucleus sampling);
     the rest get -inf. logits: (B, V). The most likely token always stays."""

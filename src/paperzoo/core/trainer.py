@@ -23,7 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from paperzoo.core.atomic import atomic_dir, atomic_path
-from paperzoo.core.checkpoint import WEIGHTS_NAME, load_state
+from paperzoo.core.checkpoint import WEIGHTS_NAME, load_state, save_state
 from paperzoo.core.errors import CheckpointError
 
 CHECKPOINT_DIR = "checkpoint"
@@ -50,6 +50,26 @@ def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to_device(v, device) for v in batch)
     return batch
+
+
+class WholeState(nn.Module):
+    """A model the Trainer checkpoints as ONE safetensors file of its whole state.
+
+    For a model without our `save_pretrained`: a Hugging Face model, a LoRA-wrapped one, or one
+    with tied embeddings, which a Hugging Face save would split or de-duplicate. Saving every
+    tensor under its own name makes `resume` restore exactly what was saved. The model is
+    `.inner`; calls go straight through to it."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.inner = model
+
+    def forward(self, *args, **kwargs):
+        return self.inner(*args, **kwargs)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        save_state(Path(path) / WEIGHTS_NAME, self)
 
 
 class Trainer:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from paperzoo.core import generation
 from paperzoo.world.instructions import ARROW, CRITERIA, VOCAB
 from paperzoo.world.text import word_tokenizer
 
@@ -69,12 +70,11 @@ class Format:
 
     @property
     def eos_id(self) -> int:
-        return int(self.tokenizer.eos_token_id)
+        return generation.eos_id(self.tokenizer)
 
     @property
     def pad_id(self) -> int:
-        pad = self.tokenizer.pad_token_id
-        return int(pad if pad is not None else self.tokenizer.eos_token_id)
+        return generation.pad_id(self.tokenizer)
 
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
