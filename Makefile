@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/vmamba.py --quick
 	$(PY) benchmarks/fregrad.py --quick
 	$(PY) benchmarks/self_rewarding.py --quick
+	$(PY) benchmarks/chatqa.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction
