@@ -15,3 +15,29 @@ def test_best_of_runs_the_function_and_returns_a_time():
     calls = []
     assert best_of(lambda: calls.append(1), repeats=4) >= 0
     assert len(calls) >= 4
+
+
+def _setup_nothing():
+    return None
+
+
+def _die(_state):
+    import os
+
+    os._exit(3)  # the measuring process dies without reporting
+
+
+def _allocate(_state):
+    block = bytearray(64 * 2**20)  # 64 MiB, touched
+    block[::4096] = b"x" * len(block[::4096])
+    return len(block)
+
+
+def test_peak_rss_reports_an_allocation_and_a_dying_child_is_an_error_not_a_hang():
+    import pytest
+
+    from paperzoo.core.measure import peak_rss_mib
+
+    assert 48 < peak_rss_mib(_setup_nothing, _allocate) < 256
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        peak_rss_mib(_setup_nothing, _die)

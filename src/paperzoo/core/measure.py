@@ -7,6 +7,7 @@ wall-clock times.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_module
 import resource
 import threading
 import time
@@ -56,7 +57,15 @@ def peak_rss_mib(setup: Callable, run: Callable, *args) -> float:
     queue = ctx.Queue()
     proc = ctx.Process(target=_peak_worker, args=(setup, run, args, queue))
     proc.start()
-    value = queue.get()
+    while True:  # poll, so that a child that dies (an exception, an OOM kill) is an error, not a hang
+        try:
+            value = queue.get(timeout=0.5)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive() and queue.empty():
+                proc.join()
+                raise RuntimeError(f"peak_rss_mib: the measuring process for {getattr(run, '__name__', run)!r} "
+                                   f"died (exit code {proc.exitcode}) before reporting; its error is above") from None
     proc.join()
     return value
 
