@@ -1,6 +1,8 @@
 """`paperzoo chatqa chat --docs FOLDER` on real offline weights (SmolLM2-135M-Instruct and
 all-MiniLM-L6-v2, from `paperzoo.core.pretrained`) over a folder of documents nobody wrote for
-it: the project's own README files."""
+it: the project's own README files, as they stood at commit 9b3d62d (a snapshot in
+tests/fixtures/chatqa/readme_docs, so that editing a README does not move this test's
+chunks; the live READMEs change every week)."""
 
 import shutil
 from pathlib import Path
@@ -13,12 +15,12 @@ from paperzoo.chatqa.cli import cli
 ROOT = Path(__file__).resolve().parents[2]
 
 
+DOCS = ROOT / "tests" / "fixtures" / "chatqa" / "readme_docs"
+
+
 def readme_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
-    folder.mkdir()
-    shutil.copy(ROOT / "README.md", folder / "paperzoo.md")
-    for readme in sorted((ROOT / "src" / "paperzoo").glob("*/README.md")):
-        shutil.copy(readme, folder / f"{readme.parent.name}.md")
+    shutil.copytree(DOCS, folder)
     return folder
 
 
