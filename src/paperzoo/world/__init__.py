@@ -11,14 +11,18 @@ corpus of English sentences spoken by espeak-ng (a procedural source-filter spea
 it is missing) at 22,050 Hz, normalised as FreGrad's data pipeline does.
 
 The text worlds: `instructions` holds program-checkable instruction tasks and their rubric
-(Self-Rewarding); `conversations` holds fictional entities, chunked fact documents and
-multi-turn dialogues with pronoun follow-ups, topic switches and unanswerable turns
-(ChatQA). Both use `text`: the word-level tokenizer builder (`word_tokenizer`, whitespace or
-punctuation split), the held-out hash rule (`is_held_out`, `key_hash`) and the per-example
-random stream (`world_rng`). Videos and 3D objects will sit beside them as sibling modules.
+(Self-Rewarding's tiny model); `checkable` holds English instructions with a
+generation-verification gap (constrained sentences, lists, JSON, verifying sums), their
+checker and a Fig. 2 rubric, for a real instruct model (Self-Rewarding on SmolLM2);
+`conversations` holds fictional entities, chunked fact documents and multi-turn dialogues
+with pronoun follow-ups, topic switches and unanswerable turns (ChatQA). They share `text`:
+the held-out hash rule (`is_held_out`, `key_hash`), the per-example random stream
+(`world_rng`) and, for the two token-level worlds, the word-level tokenizer builder
+(`word_tokenizer`, whitespace or punctuation split). Videos and 3D objects will sit beside
+them as sibling modules.
 """
 
-from paperzoo.world import conversations
+from paperzoo.world import checkable, conversations
 from paperzoo.world.conversations import (
     CONVERSATIONS_VERSION,
     REFUSAL,
@@ -88,7 +92,7 @@ from paperzoo.world.speech import (
 )
 
 __all__ = [
-    "conversations", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
+    "checkable", "conversations", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
     "chunk_sentences",
     "is_held_out", "key_hash", "pre_tokenizer", "split_words", "word_tokenizer", "world_rng",
     "ATTRIBUTES", "BACKGROUND_TOKEN", "BACKGROUNDS", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
