@@ -42,18 +42,22 @@ def configs():
 
 def _policy(model: str, seed: int, device: str):
     """The policy `--model NAME|FOLDER` names: a policy folder (ours, or any local Hugging Face
-    causal LM), or `tiny`: the last model (M3) of the default world chain, trained once
-    into the cache on first use (`train`'s defaults with this seed, about 4 minutes on 2 cores)."""
+    causal LM), `smollm2-135m-instruct` (real offline weights, `paperzoo.core.pretrained`,
+    used in the chat style), or `tiny`: the last model (M3) of the default world chain, trained
+    once into the cache on first use (`train`'s defaults with this seed, about 4 minutes on 2 cores)."""
     from dataclasses import asdict
 
     from paperzoo.core.cache import cache_dir
     from paperzoo.core.errors import InputError
+    from paperzoo.core.pretrained import SMOLLM2, model_folder
     from paperzoo.core.runcache import cached_run, is_cached
     from paperzoo.self_rewarding.config import configs as names
     from paperzoo.self_rewarding.config import recipe
     from paperzoo.self_rewarding.policy import load_policy
     from paperzoo.self_rewarding.run import train_chain
 
+    if str(model).lower() == SMOLLM2 and not Path(model).exists():
+        return load_policy(model_folder(SMOLLM2))
     kind, value = model_source(model, names())
     if kind == "folder":
         return load_policy(value)
@@ -70,7 +74,8 @@ def _policy(model: str, seed: int, device: str):
     return load_policy(folder / "M3")
 
 
-MODEL_HELP = ("The policy: a folder (ours, e.g. runs/sr/M3, or any local Hugging Face causal LM), or tiny "
+MODEL_HELP = ("The policy: a folder (ours, e.g. runs/sr/M3, or any local Hugging Face causal LM), "
+              "smollm2-135m-instruct (real offline weights, converted once into the cache), or tiny "
               "(M3 of the default world chain, trained once into the cache on first use).")
 
 
@@ -177,6 +182,70 @@ def judge(model, prompt, response, infile, judgments, parse_fail, pairs_out, out
         pairs = preference_pairs(prompts, candidates, r)
         write_pairs(pairs_out, pairs)
         click.echo(f"wrote {len(pairs)} pairs to {pairs_out}")
+
+
+@cli.command()
+@model_option("smollm2-135m-instruct", MODEL_HELP)
+@click.option("--tasks-per-family", type=int, default=7, show_default=True,
+              help="Held-out checkable tasks per family (6 families) answered greedily and checked.")
+@click.option("--pairs-per-family", type=int, default=4, show_default=True,
+              help="Response pairs per family (different rubric scores) judged with the Fig. 2 prompt.")
+@click.option("--max-new-tokens", type=int, default=96, show_default=True, help="Reply length limit.")
+@click.option("--judge-max-new-tokens", type=int, default=192, show_default=True, help="Judgment length limit.")
+@click.option("--sampled-judgments", type=int, default=0, show_default=True,
+              help="Also judge at the paper's decoding (T 0.7, p 0.9) with this many judgments per response.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write every number, reply and judgment as JSON here (atomically).")
+@device_option
+@seed_option
+def gap(model, tasks_per_family, pairs_per_family, max_new_tokens, judge_max_new_tokens, sampled_judgments, out,
+        device, seed):
+    """The generation-verification gap on the checkable English tasks: the checker's pass rate and
+    rubric score of the policy's greedy replies, against its Fig. 2 judge (parse rate, pairwise
+    accuracy against the rubric; chance 5/12) and a forced-score diagnostic."""
+    import json
+
+    from paperzoo.core.atomic import atomic_path
+    from paperzoo.self_rewarding.gap import measure
+
+    if tasks_per_family < 1 or pairs_per_family < 1:
+        raise click.ClickException("--tasks-per-family and --pairs-per-family must be >= 1")
+    device = resolve_device(device)
+    policy = _policy(model, seed, device)
+    policy.model.to(device)
+    result = measure(policy, seed=seed, tasks_per_family=tasks_per_family, pairs_per_family=pairs_per_family,
+                     max_new_tokens=max_new_tokens, judge_max_new_tokens=judge_max_new_tokens,
+                     sampled_judgments=sampled_judgments)
+    click.echo(gap_table(result))
+    if out:
+        with atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+        click.echo(f"wrote {out}")
+
+
+def gap_table(result: dict) -> str:
+    """`gap`'s per-family table (Markdown) from `gap.measure`'s result."""
+    following, judging, forced = result["following"], result["judging"], result["forced"]
+    rows = ["| family | tasks | pass | all constraints | rubric | pairs | judge parse | decided | pairwise | forced-score pairwise |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for f, row in following["per_family"].items():
+        j, p, fs = judging["per_family"].get(f, {}), judging["parse_rate_per_family"].get(f, {}), forced["per_family"].get(f, {})
+        rows.append(f"| {f} | {row['n']} | {row['pass_rate']:.2f} | {row['complete_rate']:.2f} | {row['rubric']:.2f} | "
+                    f"{j.get('n', 0)} | {p.get('parse_rate', float('nan')):.2f} | {j.get('decided', float('nan')):.2f} | "
+                    f"{j.get('accuracy', float('nan')):.2f} | {fs.get('accuracy', float('nan')):.2f} |")
+    rows.append(f"| all | {following['n']} | {following['pass_rate']:.2f} | {following['complete_rate']:.2f} | "
+                f"{following['rubric']:.2f} | {judging['pairs']} | {judging['parse_rate']:.2f} | "
+                f"{judging['decided'] / max(1, judging['pairs']):.2f} | {judging['accuracy']:.2f} | {forced['accuracy']:.2f} |")
+    lines = ["\n".join(rows),
+             f"answering: {following['seconds']:.0f} s ({following['new_tokens']} new tokens); "
+             f"judging: {judging['seconds']:.0f} s; forced scores: {forced['seconds']:.0f} s; "
+             f"chance pairwise {judging['chance_accuracy']:.3f} (a uniform random score; 0.5 of decided pairs)"]
+    if "judging_sampled" in result:
+        js = result["judging_sampled"]
+        lines.append(f"judge at T {js['temperature']}, p {js['top_p']}, {js['judgments']} judgments: parse rate "
+                     f"{js['parse_rate']:.2f}, decided {js['decided']}/{js['pairs']}, pairwise {js['accuracy']:.2f} "
+                     f"({js['seconds']:.0f} s)")
+    return "\n".join(lines)
 
 
 @cli.command()
