@@ -19,6 +19,7 @@ def test_judge_pairs_are_fixed_balanced_held_out_and_ordered_by_the_rubric():
     pairs = gap.judge_pairs("eft_eval", 0, per_family=3)
     assert pairs == gap.judge_pairs("eft_eval", 0, per_family=3)
     assert [p.task.family for p in pairs] == [f for f in FAMILIES for _ in range(3)]
+    assert len({p.task.prompt for p in pairs}) == len(pairs)
     for p in pairs:
         assert is_held_out(p.task)
         assert p.rubric == tuple(rubric_score(p.task, r) for r in p.responses)

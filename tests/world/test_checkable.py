@@ -135,6 +135,7 @@ def test_tasks_are_a_pure_function_of_split_seed_and_index():
     by_family = C.tasks_by_family("test", 0, 2)
     assert [t.family for t in by_family] == [f for f in FAMILIES for _ in range(2)]
     assert by_family == C.tasks_by_family("test", 0, 2)
+    assert len({t.prompt for t in C.tasks_by_family("test", 0, 10)}) == 60  # no instruction twice
     with pytest.raises(ConfigError, match="unknown instruction split 'nope'"):
         tasks("nope", 0, 1)
     with pytest.raises(ConfigError, match="unknown checkable task family"):

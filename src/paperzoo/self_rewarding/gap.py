@@ -53,13 +53,16 @@ class JudgePair:
 
 
 def judge_pairs(split: str = "eft_eval", seed: int = 0, per_family: int = 4) -> list[JudgePair]:
-    """`per_family` pairs per family: for each task of `split` (in order), its responses for
-    judging (`checkable.responses_for_judging`), and the first two of different rubric scores."""
+    """`per_family` pairs per family: for each task of `split` (in order, each instruction
+    once), its responses for judging (`checkable.responses_for_judging`), and the first two of
+    different rubric scores."""
     found: dict[str, list[JudgePair]] = {f: [] for f in FAMILIES}
+    seen: set[str] = set()
     index = 0
     while any(len(v) < per_family for v in found.values()):
         task = checkable.tasks(split, seed, 1, start=index)[0]
-        if len(found[task.family]) < per_family:
+        if len(found[task.family]) < per_family and task.prompt not in seen:
+            seen.add(task.prompt)
             responses = checkable.responses_for_judging(task, world_rng(seed, _PAIRS, index))
             scores = [rubric_score(task, r) for r in responses]
             other = next((j for j in range(1, len(responses)) if scores[j] != scores[0]), None)

@@ -47,6 +47,9 @@ Tasks are pure functions of (seed, split, index) on the instruction world's spli
 held-out rule (`instructions.SPLITS`, `instructions.HELD_OUT_FRACTION`, `text.is_held_out` of
 the instruction's text); a task's family is drawn first and its parameters are redrawn until
 the held-out status matches the split, so every split holds the six families equally often.
+The held-out pools are small (distinct held-out instructions: letters about 30, repeat 56,
+json 74, list 83, sentence 100, verify thousands), so a long held-out split repeats
+instructions; `tasks_by_family` takes each instruction once.
 """
 
 from __future__ import annotations
@@ -123,15 +126,15 @@ COMMON: dict[str, tuple[str, ...]] = {
     "colours": ("black", "blue", "brown", "green", "grey", "orange", "pink", "purple", "red", "white", "yellow"),
     "countries": ("brazil", "canada", "china", "egypt", "france", "germany", "india", "italy", "japan", "mexico", "spain"),
 }
-# One-word members by first letter; a letters task asks only for letters with at least five.
+# One-word members by first letter; a letters task asks for a (category, letter) with at least
+# four, drawn uniformly over those pairs (44), so no category's few letters dominate.
 _BY_LETTER: dict[str, dict[str, tuple[str, ...]]] = {
     cat: {c: tuple(sorted(w for w in words if w[0] == c and " " not in w and w not in ("usa", "uk")))
           for c in "abcdefghijklmnopqrstuvwxyz"}
     for cat, words in LEXICONS.items()
 }
-LETTER_CHOICES: dict[str, tuple[str, ...]] = {
-    cat: tuple(c for c, ws in by.items() if len(ws) >= 5) for cat, by in _BY_LETTER.items()
-}
+LETTER_CHOICES: tuple[tuple[str, str], ...] = tuple(
+    (cat, c) for cat, by in _BY_LETTER.items() for c, ws in by.items() if len(ws) >= 4)
 
 # ---------------------------------------------------------------------------- the tasks
 
@@ -152,7 +155,9 @@ class Task:
 
 SENTENCE_WORDS: tuple[str, ...] = ("river", "garden", "window", "bridge", "forest", "library", "kitchen", "mountain",
                                    "ocean", "village", "station", "market", "castle", "lake", "island", "museum",
-                                   "harbour", "valley", "meadow", "tower")
+                                   "harbour", "valley", "meadow", "tower", "beach", "park", "cafe", "church", "temple",
+                                   "pier", "farm", "field", "hill", "cave", "canyon", "desert", "pond", "waterfall",
+                                   "lighthouse", "cottage", "palace", "square", "stadium", "school")
 MARKS: dict[str, str] = {"?": "a question mark", ".": "a period", "!": "an exclamation mark"}
 # Sentences with a noun slot; their length in words includes the slot. Questions end "?",
 # statements "." or "!".
@@ -178,7 +183,9 @@ _CITIES = ("Paris", "Lima", "Oslo", "Cairo", "Tokyo", "Berlin", "Madrid", "Toron
 
 REPEAT_WORDS: tuple[str, ...] = ("apple", "river", "hello", "blue", "music", "seven", "garden", "happy", "paper", "window",
                                  "yellow", "tiger", "coffee", "winter", "dance", "silver", "ocean", "pencil", "thunder",
-                                 "candle")
+                                 "candle", "orange", "sunny", "rocket", "purple", "banana", "cloud", "dragon", "forest",
+                                 "guitar", "honey", "island", "jungle", "kitten", "lemon", "marble", "number", "planet",
+                                 "rabbit", "summer", "violin")
 
 
 def _pick(rng: np.random.Generator, items):
@@ -199,7 +206,7 @@ def _draw_sentence(rng):
 def _draw_list(rng):
     k, category = int(rng.integers(3, 7)), _pick(rng, CATEGORIES)
     reverse = bool(rng.random() < 0.5)
-    exclude = _pick(rng, COMMON[category]) if rng.random() < 0.5 else None
+    exclude = _pick(rng, COMMON[category]) if rng.random() < 0.8 else None  # most prompts have one: spreads them
     order = "reverse alphabetical" if reverse else "alphabetical"
     prompt = f"List {NUMBER_WORDS[k]} distinct {category} in {order} order, separated by commas."
     if exclude:
@@ -210,8 +217,8 @@ def _draw_list(rng):
 
 
 def _draw_letters(rng):
-    k, category = int(rng.integers(2, 5)), _pick(rng, CATEGORIES)
-    letter = _pick(rng, LETTER_CHOICES[category])
+    category, letter = _pick(rng, LETTER_CHOICES)
+    k = int(rng.integers(2, min(4, len(_BY_LETTER[category][letter]) - 1) + 1))
     prompt = (f"Name {NUMBER_WORDS[k]} {category} whose names start with the letter {letter.upper()}, "
               "separated by commas.")
     pool = _BY_LETTER[category][letter]
@@ -229,7 +236,8 @@ def _json_value(key: str, rng):
 
 def _draw_json(rng):
     names = list(JSON_KEYS)
-    keys = tuple(names[int(i)] for i in rng.choice(len(names), size=int(rng.integers(2, 4)), replace=False))
+    size = 2 if rng.random() < 0.25 else 3  # 56 ordered pairs of keys, 336 triples
+    keys = tuple(names[int(i)] for i in rng.choice(len(names), size=size, replace=False))
     described = [f'"{k}" ({JSON_KEYS[k]})' for k in keys]
     listed = " and ".join(described) if len(described) == 2 else ", ".join(described[:-1]) + " and " + described[-1]
     prompt = f"Reply with only a JSON object with the keys {listed}."
@@ -292,14 +300,17 @@ def tasks(split: str, seed: int, n: int, start: int = 0) -> list[Task]:
 
 
 def tasks_by_family(split: str, seed: int, per_family: int) -> list[Task]:
-    """The first `per_family` tasks of each family in `split` (a small evaluation set with every
-    family equally represented), grouped by family in FAMILIES order."""
+    """The first `per_family` tasks of each family in `split` with distinct instructions (a
+    small evaluation set with every family equally represented and no prompt twice), grouped by
+    family in FAMILIES order."""
     found: dict[str, list[Task]] = {f: [] for f in FAMILIES}
+    seen: set[str] = set()
     index = 0
     while any(len(v) < per_family for v in found.values()):
         task = tasks(split, seed, 1, start=index)[0]
-        if len(found[task.family]) < per_family:
+        if len(found[task.family]) < per_family and task.prompt not in seen:
             found[task.family].append(task)
+            seen.add(task.prompt)
         index += 1
     return [t for f in FAMILIES for t in found[f]]
 
