@@ -11,6 +11,7 @@ Where each part of the paper lives:
     §3.1 models and hyperparameters (named configs)                 config.py (LMConfig: core/lm.py)
     §3.1.3 SFT and DPO training, early stopping                      train.py
     §3.1.2 evaluation: instruction following, Table 4 judge metrics evaluate.py
+    a real model's gap: answering vs judging checkable tasks        gap.py (world/checkable.py)
     the models (tiny world Llama; any local HF causal LM)           policy.py, formats.py
     the small-scale experiment and its figure                       reproduce.py, plots.py
 
