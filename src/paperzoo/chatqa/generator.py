@@ -125,7 +125,7 @@ class Generator:
         _quiet()
         model = self.model
         if hasattr(model, "merge_and_unload"):  # a peft (LoRA) model: save the merged weights
-            raise InputError("save_pretrained: merge the LoRA adapters first (tuning.merge_lora)")
+            raise InputError("save_pretrained: merge the LoRA adapters first (core.lora.merge_lora)")
         with atomic_dir(path) as tmp:
             model.save_pretrained(tmp)
             self.tokenizer.save_pretrained(tmp)

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-from torch import nn
 
 from paperzoo.chatqa.config import StageRecipe, TuningRecipe, recipe as get_recipe
 from paperzoo.chatqa.generator import Generator
 from paperzoo.core.errors import ConfigError, InputError
+from paperzoo.core.lora import add_lora, merge_lora
 from paperzoo.core.schedule import warmup_cosine
 from paperzoo.core.sft import masked_lm_loss, pad_examples
 from paperzoo.core.trainer import CHECKPOINT_DIR, Trainer, WholeState, make_accelerator
@@ -51,29 +51,6 @@ SampleFn = Callable[[int, int], Sequence]
 def answer_loss(model, batch: dict) -> dict[str, torch.Tensor]:
     """The Trainer's loss: L(θ) above (`core.sft.masked_lm_loss`) on a `pad_examples` batch."""
     return {"loss": masked_lm_loss(model, batch)}
-
-
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-def add_lora(model: nn.Module, rank: int, alpha: int = 16, dropout: float = 0.0) -> nn.Module:
-    """LoRA adapters (rank r, scale alpha/r) on every attention and MLP projection (peft)."""
-    try:
-        from peft import LoraConfig, get_peft_model
-    except ImportError:
-        raise ConfigError("LoRA tuning needs the `peft` package (pip install peft); "
-                          "or use full fine-tuning, the paper's (lora_rank=0)") from None
-    present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    targets = [t for t in LORA_TARGETS if t in present]
-    if not targets:
-        raise ConfigError(f"no LoRA target modules ({', '.join(LORA_TARGETS)}) in {type(model).__name__}")
-    return get_peft_model(model, LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
-                                            target_modules=targets, task_type="CAUSAL_LM"))
-
-
-def merge_lora(model: nn.Module) -> nn.Module:
-    """The plain model with LoRA adapters folded into its weights (W + (alpha/r) B A)."""
-    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
 def tune_stage(

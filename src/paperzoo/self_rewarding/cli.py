@@ -249,8 +249,10 @@ def gap_table(result: dict) -> str:
 
 
 @cli.command()
-@model_option("tiny", "M0: a named config to start from scratch (tiny), or a local Hugging Face causal-LM folder.")
-@click.option("--recipe", "recipe_name", default="tiny", show_default=True, help="Hyperparameters: tiny or paper.")
+@model_option("tiny", "M0: a named config to start from scratch (tiny), smollm2-135m-instruct (real offline weights; "
+                     "without files it trains on the checkable English tasks), or a local Hugging Face causal-LM folder.")
+@click.option("--recipe", "recipe_name", default=None,
+              help="Hyperparameters: tiny, smollm2 or paper. Default: smollm2 for --model smollm2-135m-instruct, else tiny.")
 @click.option("--ift", type=click.Path(path_type=Path), default=None,
               help="IFT seed data, JSONL {prompt, completion}; default: the instruction world.")
 @click.option("--eft", type=click.Path(path_type=Path), default=None,
@@ -269,24 +271,32 @@ def gap_table(result: dict) -> str:
               help="New prompts from the fixed source, or written by M_t itself (App. A.5). Default: fixed.")
 @click.option("--ref", type=click.Choice(["prev", "sft"]), default=None, help="DPO reference: M_t (the paper) or M1 throughout.")
 @click.option("--cumulative-aift", is_flag=True, default=None, help="Train M_{t+1} on every AIFT so far (the paper: AIFT(M_t) only).")
+@click.option("--lora-rank", type=click.IntRange(min=0), default=None,
+              help="0: SFT and DPO train every weight (the paper); r > 0: LoRA adapters of rank r, merged after each stage "
+                   "(ours, for small hardware). Default: the recipe's (0).")
 @out_option("runs/self_rewarding", "Run folder: M1/, M2/, ... (policy folders), iteration-t/{candidates,aift}.jsonl, log.json.")
 @device_option
 @seed_option
 def train(model, recipe_name, ift, eft, prompts_file, iterations, prompts_per_iteration, sft_steps, dpo_steps,
-          use_eft, eft_targets, prompt_source, ref, cumulative_aift, out, device, seed):
+          use_eft, eft_targets, prompt_source, ref, cumulative_aift, lora_rank, out, device, seed):
     """SFT on IFT + EFT (M1), then self-rewarding iterations (M2, M3, ...). Runs unchanged
     under `accelerate launch -m paperzoo self_rewarding train ...`."""
     from paperzoo.self_rewarding.config import configs as names
     from paperzoo.self_rewarding.run import train_chain
 
-    kind, value = model_source(model, names())
-    if kind == "config" and value != "tiny":
-        raise click.ClickException(f"--model {value}: only tiny is trained from scratch here; for {value} pass a local "
-                                   "checkpoint folder as M0")
-    log = train_chain(str(value), recipe_name, out, ift=ift, eft=eft, prompts_file=prompts_file, iterations=iterations,
+    from paperzoo.core.pretrained import SMOLLM2, model_folder
+
+    if str(model).lower() == SMOLLM2 and not Path(model).exists():
+        value, recipe_name = model_folder(SMOLLM2), recipe_name or "smollm2"
+    else:
+        kind, value = model_source(model, names())
+        if kind == "config" and value != "tiny":
+            raise click.ClickException(f"--model {value}: only tiny is trained from scratch here; for {value} pass a local "
+                                       "checkpoint folder as M0")
+    log = train_chain(str(value), recipe_name or "tiny", out, ift=ift, eft=eft, prompts_file=prompts_file, iterations=iterations,
                       prompts_per_iteration=prompts_per_iteration, sft_steps=sft_steps, dpo_steps=dpo_steps, seed=seed,
                       device=resolve_device(device), use_eft=use_eft, eft_targets=eft_targets, prompt_source=prompt_source,
-                      ref=ref, cumulative_aift=cumulative_aift)
+                      ref=ref, cumulative_aift=cumulative_aift, lora_rank=lora_rank)
     for row in log["models"]:
         click.echo(f"{row['name']}: {row['path']}" + (f"  ({row['pairs']} AIFT pairs)" if "pairs" in row else ""))
 

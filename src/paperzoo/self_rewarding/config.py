@@ -36,6 +36,8 @@ class Recipe:
                        kept where their order agrees with the ranks.
         ref            the DPO reference: "prev" (M_t, the paper) or "sft" (M1 throughout).
         cumulative_aift False (the paper: M3 trains on AIFT(M2) only) or True.
+        lora_rank      0: SFT and DPO fine-tune every weight (the paper); r > 0: LoRA adapters
+                       of rank r (`core.lora`, ours, for small hardware), merged after each stage.
     """
 
     # seed data and self-instruction (paper §3.1-3.2; sizes ÷5 for the world, card §5)
@@ -69,6 +71,8 @@ class Recipe:
     ref: str = "prev"
     cumulative_aift: bool = False
     use_eft: bool = True  # False: the App. A.3 ablation (IFT only)
+    lora_rank: int = 0
+    valid_size: int = 253  # the paper's validation prompts for early stopping
 
     @property
     def judge_max_new_tokens(self) -> int:
@@ -87,6 +91,8 @@ class Recipe:
                 raise ConfigError(f"recipe {name}={getattr(self, name)!r}; expected one of {', '.join(allowed)}")
         if self.candidates < 2:
             raise ConfigError(f"recipe candidates={self.candidates}: a preference pair needs at least 2")
+        if self.lora_rank < 0:
+            raise ConfigError(f"recipe lora_rank={self.lora_rank}: 0 (full fine-tuning) or a positive rank")
         if self.judgments < 1:
             raise ConfigError(f"recipe judgments={self.judgments}: need at least one judgment per candidate")
 
@@ -105,6 +111,16 @@ RECIPES.register("tiny", Recipe(
     ift_size=640, eft_train_size=326, eft_eval_size=108, prompts_per_iteration=800,
     max_new_tokens=12, sft_lr=1e-3, sft_final_lr=2e-4, sft_steps=1500, dpo_lr=5e-5, dpo_final_lr=5e-6,
     dpo_steps=150, eval_every=50, eft_targets="oracle",
+))
+
+# SmolLM2-135M-Instruct as M0 on the checkable English tasks (world.checkable), sized for a CPU
+# (ours; the paper reports no step counts). EFT judgments are written from the checker ("oracle"):
+# zero-shot M0 writes no parseable Fig. 2 judgment (README, "Real model: M0 measured"), so the
+# paper's self-filtered EFT would keep nothing. Learning rates: the paper's SFT schedule; DPO's is
+# to be picked by the oracle-pair sweep (issue 16), the paper's 1e-6 until then.
+RECIPES.register("smollm2", Recipe(
+    ift_size=384, eft_train_size=192, eft_eval_size=48, prompts_per_iteration=96, max_new_tokens=64,
+    sft_steps=150, dpo_steps=50, batch_size=8, eval_every=50, eft_targets="oracle", valid_size=36,
 ))
 
 # Exact parameter counts of Meta's official Llama 2 code (facebookresearch/llama model.py) at the

@@ -31,7 +31,8 @@ import numpy as np
 
 from paperzoo.core.atomic import atomic_path
 from paperzoo.core.errors import InputError
-from paperzoo.self_rewarding.formats import JudgeRequest, judgment_text
+from paperzoo.self_rewarding.formats import JudgeRequest, judgment_text, rubric_judgment
+from paperzoo.world import checkable
 from paperzoo.world.instructions import Task, criteria, responses_for_judging, rubric_score, tasks
 
 
@@ -61,6 +62,22 @@ def world_judge_groups(split: str, n: int, seed: int) -> list[JudgeGroup]:
         q = tuple(float(rubric_score(task, o)) for o in outs)
         targets = tuple(judgment_text(task.gold, criteria(task, o), int(s)) for o, s in zip(outs, q))
         groups.append(JudgeGroup(task.prompt, texts, q, targets))
+    return groups
+
+
+def checkable_ift_examples(n: int, seed: int) -> list[tuple[str, str]]:
+    """(instruction, reference reply) for the checkable English tasks' IFT split (chat models)."""
+    return [(t.prompt, t.reference) for t in checkable.tasks("ift", seed, n)]
+
+
+def checkable_judge_groups(split: str, n: int, seed: int) -> list[JudgeGroup]:
+    """n checkable English tasks of `split`, each with its 2-4 responses for judging, their
+    rubric scores and Fig. 2 judgments written from the checker (`formats.rubric_judgment`)."""
+    groups = []
+    for index, task in enumerate(checkable.tasks(split, seed, n)):
+        outs = checkable.responses_for_judging(task, np.random.default_rng([seed, 19, index]))
+        groups.append(JudgeGroup(task.prompt, tuple(outs), tuple(float(checkable.rubric_score(task, o)) for o in outs),
+                                 tuple(rubric_judgment(task, o) for o in outs)))
     return groups
 
 

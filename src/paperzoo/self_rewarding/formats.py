@@ -45,6 +45,31 @@ def judgment_text(answer: str, met: Sequence[bool], score: int) -> str:
     return f"answer {answer} | " + " ".join(words) + f" Score: {score}"
 
 
+def rubric_judgment(task, reply: str) -> str:
+    """A Fig. 2 judgment written from the checker (`paperzoo.world.checkable`), for EFT on a
+    chat model: a brief justification naming the requirements `reply` meets and misses (and any
+    text nobody asked for), then "Score: k", k the rubric's additive score. Under 100 words."""
+    from paperzoo.world import checkable
+
+    a, score = checkable.assess(task, reply), checkable.rubric_score(task, reply)
+    if not checkable.criteria(task, reply)[0]:
+        return f"The response does not attempt the request.\nScore: {score}"
+    met = [checkable.requirement(task, n) for n, ok in a.met if ok]
+    missed = [checkable.requirement(task, n) for n, ok in a.met if not ok]
+    parts = [f"Requirements met: {_listed(met)}."] if met else []
+    if missed:
+        parts.append(f"Missed: {_listed(missed)}.")
+    elif score < 5:
+        parts.append("All met, but with text that was not asked for.")
+    else:
+        parts.append("All met, and nothing else added.")
+    return " ".join(parts) + f"\nScore: {score}"
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def split_world_judgment(text: str) -> tuple[str, str]:
     """("the judge's answer", "criteria ... Score: k") from `judgment_text`'s output."""
     if not text.startswith("answer ") or " | " not in text:

@@ -118,6 +118,7 @@ def self_rewarding_iteration(
     result = dpo(new.model, reference.model, policy.fmt, train_pairs,
                  steps=recipe.dpo_steps, lr=recipe.dpo_lr, final_lr=recipe.dpo_final_lr, beta=recipe.beta,
                  batch_size=recipe.batch_size, reduction=recipe.logp_reduction, seed=seed, out_dir=out_dir / "dpo",
-                 device=device, eval_every=recipe.eval_every, validate=validate, progress=progress)
+                 device=device, eval_every=recipe.eval_every, validate=validate, progress=progress,
+                 lora_rank=recipe.lora_rank)
     stats["dpo"] = result
     return new, stats

@@ -52,7 +52,7 @@ from paperzoo.self_rewarding.evaluate import answer, head_to_head, instruction_q
 from paperzoo.self_rewarding.judge import judge, rewards
 from paperzoo.self_rewarding.loop import self_rewarding_iteration
 from paperzoo.self_rewarding.policy import Policy, load_policy, new_policy
-from paperzoo.self_rewarding.run import VALID_SIZE, world_validator
+from paperzoo.self_rewarding.run import world_validator
 from paperzoo.self_rewarding.train import sft
 from paperzoo.world.instructions import rubric_score, tasks
 
@@ -366,7 +366,7 @@ def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str =
              f"{recipe.judgments} judgments each (T {recipe.temperature}, p {recipe.top_p}); SFT {recipe.sft_steps} steps "
              f"(LR {recipe.sft_lr:g} cosine to {recipe.sft_final_lr:g}), DPO {recipe.dpo_steps} steps (LR {recipe.dpo_lr:g} "
              f"linear to {recipe.dpo_final_lr:g}, beta {recipe.beta}), batch {recipe.batch_size}, "
-             + (f"early stopping on {VALID_SIZE} validation prompts; " if recipe.eval_every else "no early stopping; ")
+             + (f"early stopping on {recipe.valid_size} validation prompts; " if recipe.eval_every else "no early stopping; ")
              + f"{test_size} test prompts scored by the rubric (q 0-5) in place of GPT-4; seeds {seeds}. Numbers are "
              "seed mean ± SE (per seed); head to head is win/tie/loss in % over all seeds' test answers (equal q: tie). "
              "Baselines: the SFT baseline for instruction quality, a random judge (mean of 3 uniform scores 0-5) for "

@@ -1,9 +1,11 @@
 """The whole chain as one call: M0 -> SFT on IFT ∪ EFT -> M1 -> self-rewarding iterations.
 
-On the world (the default) the seed data, prompts and the early-stopping validator come
-from `paperzoo.world.instructions`; with files (`ift`, `eft`, `prompts_file`) any local
-Hugging Face causal LM runs the same code, without a validator (the paper's Claude 2
-comparison of checkpoints needs an API). Each model is written as a policy folder
+Without files, the seed data, prompts, early-stopping validator and oracle come from a
+world: `paperzoo.world.instructions` for a world policy (the tiny model), the checkable
+English tasks of `paperzoo.world.checkable` for a chat model (e.g. SmolLM2-135M-Instruct):
+reference replies as IFT, Fig. 2 judgments written from the checker as EFT. With files
+(`ift`, `eft`, `prompts_file`) any local Hugging Face causal LM runs the same code, without
+a validator (the paper's Claude 2 comparison of checkpoints needs an API). Each model is written as a policy folder
 (M1/, M2/, ...), each iteration's pairs as TRL JSONL, and `log.json` records what every
 stage measured.
 """
@@ -11,9 +13,9 @@ stage measured.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -22,6 +24,8 @@ from paperzoo.core.errors import InputError
 from paperzoo.self_rewarding.config import MODELS, recipe as get_recipe
 from paperzoo.self_rewarding.data import (
     JudgeGroup,
+    checkable_ift_examples,
+    checkable_judge_groups,
     eft_examples,
     ift_examples,
     read_jsonl,
@@ -29,7 +33,6 @@ from paperzoo.self_rewarding.data import (
     read_sft,
     self_filtered_targets,
     world_judge_groups,
-    world_prompts,
 )
 from paperzoo.self_rewarding.evaluate import answer
 from paperzoo.self_rewarding.formats import JudgeRequest
@@ -37,22 +40,33 @@ from paperzoo.self_rewarding.judge import judge
 from paperzoo.self_rewarding.loop import self_instruct_prompts, self_rewarding_iteration
 from paperzoo.self_rewarding.policy import Policy, load_policy, new_policy
 from paperzoo.self_rewarding.train import sft
-from paperzoo.world.instructions import rubric_score, tasks
+from paperzoo.world import checkable, instructions
 
-VALID_SIZE = 253  # the paper's validation prompts for early stopping
+@dataclass(frozen=True)
+class WorldSource:
+    """Where a chain without files gets its seed data, prompts and grader."""
+
+    ift: Callable[[int, int], list[tuple[str, str]]]  # (n, seed) -> (instruction, response)
+    judge_groups: Callable[[str, int, int], list[JudgeGroup]]  # (split, n, seed), with judgment targets
+    tasks: Callable[..., list]  # (split, seed, n, start) -> tasks with .prompt
+    rubric_score: Callable[[object, str], float]  # (task, response) -> the rubric's 0..5
 
 
-def world_validator(recipe, seed: int, fmt):
-    """Mean rubric q of greedy answers on the validation prompts (the world's stand-in for
-    the paper's Claude 2 judgments of checkpoints)."""
-    valid = tasks("valid", seed, VALID_SIZE)
+INSTRUCTION_WORLD = WorldSource(ift_examples, world_judge_groups, instructions.tasks, instructions.rubric_score)
+CHECKABLE_WORLD = WorldSource(checkable_ift_examples, checkable_judge_groups, checkable.tasks, checkable.rubric_score)
+
+
+def world_validator(recipe, seed: int, fmt, source: WorldSource = INSTRUCTION_WORLD):
+    """Mean rubric q of greedy answers on the recipe's `valid_size` validation prompts (the
+    world's stand-in for the paper's Claude 2 judgments of checkpoints)."""
+    valid = source.tasks("valid", seed, recipe.valid_size)
 
     def validate(model) -> float:
         from paperzoo.self_rewarding.policy import Policy
 
         policy = Policy(model, fmt)
         outs = answer(policy, [t.prompt for t in valid], recipe.max_new_tokens)
-        return sum(rubric_score(t, o) for t, o in zip(valid, outs)) / len(valid)
+        return sum(source.rubric_score(t, o) for t, o in zip(valid, outs)) / len(valid)
 
     return validate
 
@@ -82,16 +96,17 @@ def train_chain(model, recipe_name, out, *, ift=None, eft=None, prompts_file=Non
     out = Path(out)
     world = ift is None and eft is None and prompts_file is None
     policy = new_policy(model, seed) if model in MODELS else load_policy(model)
-    if world and policy.fmt.style != "world":
-        raise InputError(f"{model}: a chat-style model needs --ift, --eft and --prompts files (the world's compact prompts fit only world policies)")
     gold: dict = {}
     if world:
-        ift_data = ift_examples(recipe.ift_size, seed)
-        groups = world_judge_groups("eft_train", recipe.eft_train_size, seed)
+        # the world policy's compact tasks, or the checkable English tasks for a chat model
+        source = INSTRUCTION_WORLD if policy.fmt.style == "world" else CHECKABLE_WORLD
+        ift_data = source.ift(recipe.ift_size, seed)
+        groups = source.judge_groups("eft_train", recipe.eft_train_size, seed)
         eft_data = eft_examples(groups)
-        fixed = [world_prompts(t, recipe.prompts_per_iteration, seed) for t in range(iterations)]
+        n = recipe.prompts_per_iteration
+        fixed = [source.tasks("prompts", seed, n, t * n) for t in range(iterations)]
         per_iteration = [[t.prompt for t in batch] for batch in fixed]
-        validate = world_validator(recipe, seed, policy.fmt)
+        validate = world_validator(recipe, seed, policy.fmt, source)
         gold = {t.prompt: t for batch in fixed for t in batch}
     else:
         if not (ift and prompts_file and (eft or not recipe.use_eft)):
@@ -113,7 +128,7 @@ def train_chain(model, recipe_name, out, *, ift=None, eft=None, prompts_file=Non
             baseline = policy.copy()  # the SFT baseline: M0 on IFT only
             sft(baseline.model, baseline.fmt, ift_data, steps=recipe.sft_steps, lr=recipe.sft_lr, final_lr=recipe.sft_final_lr,
                 batch_size=recipe.batch_size, warmup=min(100, recipe.sft_steps // 10), seed=seed, out_dir=out / "sft-baseline",
-                device=device, progress=progress, desc="SFT baseline")
+                device=device, progress=progress, desc="SFT baseline", lora_rank=recipe.lora_rank)
             kept = self_filtered_eft(baseline, groups, recipe, seed, progress)
             eft_data = eft_examples(kept)
             log["eft_kept_groups"] = f"{len(kept)} of {len(groups)}"
@@ -121,7 +136,8 @@ def train_chain(model, recipe_name, out, *, ift=None, eft=None, prompts_file=Non
     log["seed_examples"] = {"ift": len(ift_data), "eft": len(eft_data) if recipe.use_eft else 0}
     result = sft(policy.model, policy.fmt, seed_data, steps=recipe.sft_steps, lr=recipe.sft_lr, final_lr=recipe.sft_final_lr,
                  batch_size=recipe.batch_size, warmup=min(100, recipe.sft_steps // 10), seed=seed, out_dir=out / "sft",
-                 device=device, eval_every=recipe.eval_every * 4 if validate else 0, validate=validate, progress=progress, desc="SFT M1")
+                 device=device, eval_every=recipe.eval_every * 4 if validate else 0, validate=validate, progress=progress,
+                 desc="SFT M1", lora_rank=recipe.lora_rank)
     policy.save(out / "M1")
     log["models"].append({"name": "M1", "path": str(out / "M1"), "validation": result["validation"]})
     first = policy
@@ -131,7 +147,7 @@ def train_chain(model, recipe_name, out, *, ift=None, eft=None, prompts_file=Non
         if recipe.prompt_source == "self":  # App. A.5: M_t writes its own prompts, from IFT instructions as examples
             generator = torch.Generator().manual_seed(seed + 100 + t)
             prompts = self_instruct_prompts(policy, [x for x, _ in ift_data], len(prompts), recipe, generator)
-        oracle = (lambda p, r: rubric_score(gold[p], r)) if world and recipe.prompt_source == "fixed" else None
+        oracle = (lambda p, r: source.rubric_score(gold[p], r)) if world and recipe.prompt_source == "fixed" else None
         ref = first if recipe.ref == "sft" else None
         folder = out / f"iteration-{t + 1}"
         policy, stats = self_rewarding_iteration(policy, prompts, recipe, folder, ref=ref, seed=seed + t, device=device,

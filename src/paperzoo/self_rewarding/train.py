@@ -12,7 +12,9 @@ the best weights are kept; the world's validator is the rubric's mean q on the 2
 validation prompts (greedy answers), standing in for Claude 2's pairwise judgments.
 
 Both run on core's Trainer (accelerate: the same code under `accelerate launch`), with
-batches a pure function of the step.
+batches a pure function of the step. Both train every weight (the paper); `lora_rank > 0`
+trains LoRA adapters instead (`core.lora`, ours, for small hardware), merged into the model's
+weights when the stage ends, so the model is trained in place either way.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import LambdaLR
 
 from paperzoo.core.errors import InputError
+from paperzoo.core.lora import add_lora, merge_lora
 from paperzoo.core.schedule import warmup_cosine
 from paperzoo.core.sft import batch_indices, masked_lm_loss, pad_examples
 from paperzoo.core.trainer import Trainer, make_accelerator
@@ -83,6 +86,7 @@ def sft(
     model, fmt, examples: Sequence[tuple[str, str]], *, steps: int, lr: float, final_lr: float, batch_size: int = 16,
     warmup: int = 0, seed: int = 0, out_dir: str | Path, device: str = "cpu", eval_every: int = 0,
     validate: Callable | None = None, max_length: int | None = None, progress: bool = True, desc: str = "SFT",
+    lora_rank: int = 0,
 ) -> dict:
     """Supervised fine-tuning on (prompt, response) pairs; the model is trained in place.
 
@@ -95,11 +99,17 @@ def sft(
         idx = batch_indices(len(examples), batch_size, seed, step)
         return tokenize_pairs(fmt, [prompts[i] for i in idx], [responses[i] for i in idx], max_length)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    tuned = add_lora(model, lora_rank) if lora_rank > 0 else model
+    opt = torch.optim.AdamW(_trainable(tuned), lr=lr, weight_decay=0.0)
     sched = warmup_cosine(opt, warmup, steps, final_ratio=final_lr / lr)
-    trainer = Trainer(model, opt, sched, out_dir, accelerator=make_accelerator(device), desc=desc, progress=progress)
+    trainer = Trainer(tuned, opt, sched, out_dir, accelerator=make_accelerator(device), desc=desc, progress=progress)
     curve = _fit_with_early_stopping(trainer, batch_fn, lambda m, b: sft_loss(m, b), steps, eval_every, validate)
+    merge_lora(trainer.unwrapped)  # LoRA: folds the adapters into `model`'s own weights (peft edits it in place)
     return {"history": trainer.history, "validation": curve}
+
+
+def _trainable(model) -> list:
+    return [p for p in model.parameters() if p.requires_grad]
 
 
 def dpo_batch_loss(model, ref_model, batch: dict, beta: float, reduction: str = "sum") -> dict[str, torch.Tensor]:
@@ -127,7 +137,7 @@ def dpo(
     model, ref_model, fmt, pairs: Sequence[tuple[str, str, str]], *, steps: int, lr: float, final_lr: float,
     beta: float = 0.1, batch_size: int = 16, reduction: str = "sum", seed: int = 0, out_dir: str | Path,
     device: str = "cpu", eval_every: int = 0, validate: Callable | None = None, max_length: int | None = None,
-    progress: bool = True, desc: str = "DPO",
+    progress: bool = True, desc: str = "DPO", lora_rank: int = 0,
 ) -> dict:
     """DPO on (prompt, chosen, rejected) triples; `model` is trained in place, `ref_model` frozen."""
     if not pairs:
@@ -141,11 +151,13 @@ def dpo(
         return {"chosen": tokenize_pairs(fmt, prompts, [r[1] for r in rows], max_length),
                 "rejected": tokenize_pairs(fmt, prompts, [r[2] for r in rows], max_length)}
 
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    tuned = add_lora(model, lora_rank) if lora_rank > 0 else model
+    opt = torch.optim.AdamW(_trainable(tuned), lr=lr, weight_decay=0.0)
     sched = linear_decay(opt, steps, final_ratio=final_lr / lr)
     accelerator = make_accelerator(device)
     ref_model.to(accelerator.device)
-    trainer = Trainer(model, opt, sched, out_dir, accelerator=accelerator, desc=desc, progress=progress)
+    trainer = Trainer(tuned, opt, sched, out_dir, accelerator=accelerator, desc=desc, progress=progress)
     loss_fn = lambda m, b: dpo_batch_loss(m, ref_model, b, beta, reduction)  # noqa: E731
     curve = _fit_with_early_stopping(trainer, batch_fn, loss_fn, steps, eval_every, validate)
+    merge_lora(trainer.unwrapped)
     return {"history": trainer.history, "validation": curve}

@@ -538,6 +538,30 @@ def check(task: Task, reply: str) -> bool:
     return criteria(task, reply)[4]
 
 
+def requirement(task: Task, name: str) -> str:
+    """Constraint `name` of `task` in a few words (what a judge's justification names)."""
+    a = task.args
+    k = NUMBER_WORDS.get(a.get("k"), str(a.get("k")))
+    phrases = {
+        "sentence": {"words": f"exactly {a.get('n')} words", "contains": f"the word '{a.get('word')}'",
+                     "ending": f"ending with {MARKS.get(a.get('mark'), '')}", "one_sentence": "a single sentence"},
+        "list": {"count": f"{k} items", "category": f"only {a.get('category')}", "distinct": "no repeats",
+                 "order": f"{'reverse ' if a.get('reverse') else ''}alphabetical order",
+                 "excludes": f"no {a.get('exclude')}", "commas": "commas between items"},
+        "letters": {"count": f"{k} items", "category": f"only {a.get('category')}",
+                    "letter": f"each starting with {str(a.get('letter')).upper()}", "distinct": "no repeats",
+                    "commas": "commas between items"},
+        "json": {"object": "a JSON object", "keys": "every key asked for", "no_other_keys": "no other keys",
+                 "types": "values of the right types"},
+        "verify": {"verdict": "a yes or no", "one_verdict": "one verdict only", "correct": "the right verdict"},
+        "repeat": {"contains": f"the word '{a.get('word')}'", "only_the_word": "no other words",
+                   "count": f"{k} repetitions", "separator": f"separated by {a.get('sep')}"},
+    }[task.family]
+    if name not in phrases:
+        raise ConfigError(f"{task.family} tasks have no constraint {name!r}; known: {', '.join(phrases)}")
+    return phrases[name]
+
+
 # ---------------------------------------------------------------------------- responses for judging
 
 _PREAMBLES = ("Sure! Here is my answer:", "Of course. Here you go:", "Here is the answer you asked for:")
