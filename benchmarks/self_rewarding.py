@@ -13,11 +13,18 @@ All on the CPU, 2 threads, untrained weights (cost does not depend on the weight
    forward is the extra cost; target <= 2.2. Also printed: DPO against SFT on the 16 chosen
    sequences only, the per-pair view.
 
+3. With `--real`: judging on the real model (SmolLM2-135M-Instruct, `core.pretrained`): the
+   Fig. 2 prompts of 2 fixed pairs (4 prompts of about 450 tokens, greedy, 8 new tokens each,
+   EOS ignored), naive regeneration against the KV cache (tokens/s; target >= 3), and the
+   KV cache with the shared prefix (the system turn and the rubric, run once for the batch)
+   against the plain KV cache (time; target <= 0.8).
+
 Repetitions alternate in ABBA order after a warm-up; the best time is the ratio's, the
 median is printed beside it.
 
     python benchmarks/self_rewarding.py            # more repeats
     python benchmarks/self_rewarding.py --quick    # about a minute
+    python benchmarks/self_rewarding.py --quick --real   # and the real model (a few minutes more)
 
 Ends with one line per ratio: `ratio <name> = <value> (target <= <x>)`.
 """
@@ -97,9 +104,38 @@ def bench_dpo_vs_sft(repeats: int) -> tuple[float, float]:
     return best["dpo (16 pairs)"] / best["sft (same 32 sequences)"], best["dpo (16 pairs)"] / best["sft (16 chosen)"]
 
 
+def bench_real_judging() -> tuple[float, float]:
+    from paperzoo.core.pretrained import SMOLLM2, model_folder
+    from paperzoo.self_rewarding.gap import judge_pairs
+    from paperzoo.self_rewarding.policy import load_policy
+
+    policy = load_policy(model_folder(SMOLLM2))
+    policy.model.eval()
+    pairs = judge_pairs("eft_eval", 0, per_family=1)[:2]
+    ids = [policy.fmt.judge_prompt_ids(p.task.prompt, r) for p in pairs for r in p.responses]
+    new_tokens = 8
+    kw = dict(n=1, max_new_tokens=new_tokens, eos_id=-1, pad_id=policy.fmt.pad_id, temperature=0.0)
+    fns = {
+        "naive": lambda: generate(policy.model, ids, use_cache=False, share_prefix=0, **kw),
+        "cached": lambda: generate(policy.model, ids, share_prefix=0, **kw),
+        "cached + shared prefix": lambda: generate(policy.model, ids, share_prefix=32, **kw),
+    }
+    assert fns["cached"]() == fns["cached + shared prefix"]() == fns["naive"]()  # the same tokens
+    times = interleaved(fns, repeats=1, warmup=0)
+    best = {k: min(v) for k, v in times.items()}
+    from paperzoo.core.generation import shared_prefix_length
+
+    tokens = len(ids) * new_tokens
+    print(f"smollm2 judging: {len(ids)} Fig. 2 prompts of {min(map(len, ids))}-{max(map(len, ids))} tokens "
+          f"({shared_prefix_length(ids)} shared) x {new_tokens} new tokens; "
+          + ", ".join(f"{k} {tokens / v:.1f} tokens/s ({v:.1f} s)" for k, v in best.items()))
+    return best["naive"] / best["cached"], best["cached + shared prefix"] / best["cached"]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer prompts and repeats")
+    parser.add_argument("--real", action="store_true", help="also judging on SmolLM2-135M-Instruct (real weights)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     repeats = 3 if args.quick else 7
@@ -114,6 +150,10 @@ def main():
     print(f"ratio generation_tokens_per_s_kv_cache_vs_naive_wide = {gen_wide:.2f} (target >= 2)")
     print(f"ratio dpo_step_vs_sft_step_same_batch = {same:.2f} (target <= 2.2)")
     print(f"ratio dpo_step_vs_sft_step_chosen_only = {per_pair:.2f} (target <= 3.0)")
+    if args.real:
+        kv, shared = bench_real_judging()
+        print(f"ratio judging_tokens_per_s_kv_cache_vs_naive_smollm2 = {kv:.2f} (target >= 3)")
+        print(f"ratio judging_time_shared_prefix_vs_kv_cache_smollm2 = {shared:.2f} (target <= 0.8)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from paperzoo.core.errors import InputError
-from paperzoo.core.generation import eos_id, generate, pad_id, top_p_filter
+from paperzoo.core.generation import eos_id, generate, pad_id, shared_prefix_length, top_p_filter
 from paperzoo.core.lm import LMConfig
 from paperzoo.core.sft import batch_indices, masked_lm_loss, pad_examples
 
@@ -66,6 +66,39 @@ def test_sampling_with_cache_equals_without_for_the_same_seed(model):
     fast = generate(model, PROMPTS, generator=torch.Generator().manual_seed(3), **kw)
     slow = generate(model, PROMPTS, generator=torch.Generator().manual_seed(3), use_cache=False, **kw)
     assert fast == slow and len(fast) == 3 and all(len(s) == 3 for s in fast)
+
+
+SHARED = [BOS, 12, 13, 14, 15, 16, 17, 18]  # a common prefix (a judge rubric, say), then each row's own tokens
+PREFIXED = [SHARED + [5, 9, 11], SHARED + [7], SHARED + [30, 31, 32, 33, 34, 6]]
+
+
+def test_shared_prefix_length_leaves_every_row_a_token_of_its_own():
+    assert shared_prefix_length(PREFIXED) == len(SHARED)
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3]]) == 2  # identical prompts (n samples of one)
+    assert shared_prefix_length([[1, 2], [3, 2]]) == 0 and shared_prefix_length([[4], [4, 5]]) == 0
+
+
+def test_a_shared_prefix_runs_once_and_gives_the_same_tokens(model):
+    """The prefix-sharing path against the plain cached path, the uncached one and the argmax
+    loop; and it is not vacuous: the first forward is the prefix alone, batch 1."""
+    calls = []
+    hook = model.register_forward_pre_hook(lambda m, args, kw: calls.append(tuple(kw["input_ids"].shape)), with_kwargs=True)
+    kw = dict(max_new_tokens=10, eos_id=EOS, pad_id=PAD, temperature=0.0)
+    try:
+        shared = generate(model, PREFIXED, share_prefix=4, **kw)
+    finally:
+        hook.remove()
+    assert calls[0] == (1, len(SHARED)) and calls[1] == (3, 6)  # the prefix once, then each row's own (padded to 6)
+    plain = generate(model, PREFIXED, share_prefix=0, **kw)
+    slow = generate(model, PREFIXED, use_cache=False, **kw)
+    reference = [[_argmax_loop(model, p, 10)] for p in PREFIXED]
+    assert shared == plain == slow == reference
+    assert len({len(r[0]) for r in reference}) > 1  # rows end at different steps
+    samples = dict(n=3, max_new_tokens=8, eos_id=EOS, pad_id=PAD, temperature=0.9, top_p=0.8)
+    assert (generate(model, PREFIXED, generator=torch.Generator().manual_seed(4), share_prefix=4, **samples)
+            == generate(model, PREFIXED, generator=torch.Generator().manual_seed(4), use_cache=False, **samples))
+    with pytest.raises(InputError, match="share_prefix"):
+        generate(model, PREFIXED, share_prefix=-1, **kw)
 
 
 def test_top_p_keeps_the_smallest_set_reaching_p():

@@ -69,16 +69,50 @@ def _cache_kwarg(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
+def shared_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
+    """The length of the longest token prefix common to every prompt, leaving each prompt at
+    least one token of its own (the first forward of the batch needs one per row)."""
+    first = prompts[0]
+    n = min(len(p) for p in prompts) - 1
+    for i in range(max(0, n)):
+        t = first[i]
+        if any(p[i] != t for p in prompts):
+            return i
+    return max(0, n)
+
+
+def _prefix_cache(model, prefix: Sequence[int], rows: int, cache_kw: str, device):
+    """The KV cache of `prefix`, computed once and repeated for `rows` sequences."""
+    ids = torch.tensor([list(prefix)], dtype=torch.long, device=device)
+    out = model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=torch.arange(len(prefix), device=device)[None],
+                use_cache=True, **{cache_kw: None})
+    past = out["cache"] if cache_kw == "cache" else out.past_key_values
+    past.batch_repeat_interleave(rows)
+    return past
+
+
 @torch.no_grad()
-def _generate_batch(model, prompts, max_new_tokens, eos_id, pad_id, temperature, top_p, generator, use_cache) -> list[list[int]]:
+def _generate_batch(model, prompts, max_new_tokens, eos_id, pad_id, temperature, top_p, generator, use_cache,
+                    min_shared: int = 0) -> list[list[int]]:
     device = next(model.parameters()).device
-    ids, mask = _left_pad(prompts, pad_id)
-    ids, mask = ids.to(device), mask.to(device)
+    cache_kw = _cache_kwarg(model)
+    shared = shared_prefix_length(prompts) if use_cache and min_shared > 0 and len(prompts) > 1 else 0
+    past = None
+    if shared >= min_shared > 0:
+        # Prefix sharing: the common prefix runs once; each row's own tokens are left-padded
+        # after it ([prefix][pad...][own tokens]), and positions count only unmasked tokens,
+        # so every row sees the same positions and keys as without sharing.
+        past = _prefix_cache(model, prompts[0][:shared], len(prompts), cache_kw, device)
+        ids, mask = _left_pad([p[shared:] for p in prompts], pad_id)
+        step_ids = ids.to(device)
+        ids = torch.cat([torch.tensor([list(prompts[0][:shared])] * len(prompts), dtype=torch.long), ids], dim=1).to(device)
+        mask = torch.cat([torch.ones((len(prompts), shared), dtype=torch.long), mask], dim=1).to(device)
+    else:
+        ids, mask = _left_pad(prompts, pad_id)
+        ids, mask = ids.to(device), mask.to(device)
+        step_ids = ids
     done = torch.zeros(len(prompts), dtype=torch.bool, device=device)
     new: list[Tensor] = []
-    past = None
-    cache_kw = _cache_kwarg(model)
-    step_ids = ids
     for _ in range(max_new_tokens):
         positions = (mask.cumsum(-1) - 1).clamp_min(0)
         if use_cache:
@@ -121,10 +155,16 @@ def generate(
     generator: torch.Generator | None = None,
     batch_size: int = 256,
     use_cache: bool = True,
+    share_prefix: int = 32,
     progress: bool = False,
     desc: str = "sample",
 ) -> list[list[list[int]]]:
     """`n` continuations of each prompt (token ids, without the prompt and the EOS).
+
+    With the cache, a prefix of at least `share_prefix` tokens common to a whole batch (the
+    n samples of one prompt; the Fig. 2 rubric before every judged response) is run once
+    and its keys and values reused by every row (0: never; the same tokens as without it,
+    tested in tests/core/test_generation.py).
 
     A row ends at its first EOS or pad token (rows that are done are filled with pad; a
     model trained with a masked loss never emits pad, and where pad is EOS, as in
@@ -139,6 +179,8 @@ def generate(
         raise InputError("generate: every prompt needs at least one token")
     if n < 1:
         raise InputError(f"generate: n={n} samples per prompt; expected >= 1")
+    if share_prefix < 0:
+        raise InputError(f"generate: share_prefix={share_prefix}; expected >= 0 (0: no prefix sharing)")
     was_training = model.training
     model.eval()
     flat = [p for p in prompts for _ in range(n)]
@@ -146,7 +188,8 @@ def generate(
     bar = tqdm(total=len(flat), desc=desc, leave=False, disable=not progress, dynamic_ncols=True)
     for start in range(0, len(flat), batch_size):
         chunk = flat[start: start + batch_size]
-        outs += _generate_batch(model, chunk, max_new_tokens, eos_id, pad_id, temperature, top_p, generator, use_cache)
+        outs += _generate_batch(model, chunk, max_new_tokens, eos_id, pad_id, temperature, top_p, generator, use_cache,
+                                min_shared=share_prefix)
         bar.update(len(chunk))
     bar.close()
     model.train(was_training)
