@@ -10,7 +10,8 @@ Measured (2026-12-06, one thread on 2 cores shared with two training jobs): M0 p
 greedy judgments on the README's 24 pairs and 0 of 12 in test_real_m0.py; after these 8 steps
 (32 examples, LR 2e-3) 20 of 24 parse (0.83), in the taught shape ("Requirements met: ...
 Missed: ...\\nScore: 3"); 286 s of training and 51 s of judging there. At LR 3e-4 the same 8
-steps taught nothing (0 of 24 parse), so the LR is part of the test. The pairwise accuracy does
+steps taught nothing (0 of 24 parse), so the LR is part of the test; full fine-tuning at LR 1e-4
+for the same 8 steps also made 20 of 24 parse. The pairwise accuracy does
 NOT rise at this budget: the model gives both responses of a pair the same score, deciding 1
 of 12 pairs (right), 0.083 over all pairs against M0's 0 and a random judge's 0.417; whether a
 longer EFT makes a judge is measured by `reproduce`, not here.
