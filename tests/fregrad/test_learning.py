@@ -15,7 +15,7 @@ reproduction's claim, over 3 seeds at the full budget, not a CI gate. PriorGrad 
 noise with room at this budget: 3.89, 4.37, 4.73 (seeds 0-2) against 9.25-9.28.
 
 Not checked here: the card's non-inferiority claim (FreGrad's MR-STFT within 1.1x PriorGrad's).
-It does not hold in the full reproduction (x1.31, 2 seeds), and at CI-sized budgets it moved with
+It does not hold in the full reproduction (x1.38, 3 seeds), and at CI-sized budgets it moved with
 the budget and the machine (x0.94 and x1.28 at 500 steps); `paperzoo fregrad reproduce` measures
 and reports it.
 """
