@@ -21,6 +21,13 @@ def _setup_nothing():
     return None
 
 
+def _setup_with_a_spike():
+    block = bytearray(256 * 2**20)  # a transient peak in setup, above anything `run` does, then freed
+    block[::4096] = b"x" * len(block[::4096])
+    del block
+    return None
+
+
 def _die(_state):
     import os
 
@@ -39,5 +46,6 @@ def test_peak_rss_reports_an_allocation_and_a_dying_child_is_an_error_not_a_hang
     from paperzoo.core.measure import peak_rss_mib
 
     assert 48 < peak_rss_mib(_setup_nothing, _allocate) < 256
+    assert 48 < peak_rss_mib(_setup_with_a_spike, _allocate) < 256  # setup's own peak is not counted, nor hides run's
     with pytest.raises(RuntimeError, match="exit code 3"):
         peak_rss_mib(_setup_nothing, _die)

@@ -30,9 +30,23 @@ def rss_mib() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def _max_rss_mib() -> float:
-    """The kernel's high-water mark of this process's resident set, in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _high_water_mib() -> float:
+    """The kernel's high-water mark of this process's resident set (VmHWM), in MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise OSError("no VmHWM in /proc/self/status")
+
+
+def _reset_high_water() -> bool:
+    """Reset VmHWM to the current resident size (Linux >= 4.0: "5" to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _peak_worker(setup: Callable, run: Callable, args: tuple, queue) -> None:
@@ -41,30 +55,37 @@ def _peak_worker(setup: Callable, run: Callable, args: tuple, queue) -> None:
     torch.set_num_threads(2)
     state = setup(*args)
     before, peak, done = rss_mib(), [0.0], threading.Event()
+    exact = _reset_high_water()  # from here the kernel's high-water mark is the peak of `run` alone
 
     def sample():
         while not done.is_set():
             peak[0] = max(peak[0], rss_mib())
             time.sleep(0.001)
 
-    high_water = _max_rss_mib()
+    # Not getrusage's ru_maxrss: Linux carries it over exec from the forked parent's image, which
+    # in a large parent (a whole test session) hides every peak of the fresh child. VmHWM is
+    # per address space, so exec starts it afresh.
+    high_water = _high_water_mib()
     thread = threading.Thread(target=sample)
-    thread.start()
+    if not exact:
+        thread.start()
     run(state)
     done.set()
-    thread.join()
-    peak_seen = max(peak[0], rss_mib())
-    if _max_rss_mib() > high_water:  # the kernel's high-water mark rose during `run`: that is its exact peak
-        peak_seen = max(peak_seen, _max_rss_mib())
+    if not exact:
+        thread.join()
+    if exact or _high_water_mib() > high_water:  # the mark was reset, or `run` raised it: its exact peak
+        peak_seen = _high_water_mib()
+    else:
+        peak_seen = max(peak[0], rss_mib())
     queue.put(peak_seen - before)
 
 
 def peak_rss_mib(setup: Callable, run: Callable, *args) -> float:
     """Peak resident memory (MiB) that `run(setup(*args))` adds, in a fresh spawned process.
 
-    The kernel's high-water mark gives the exact peak whenever `run` raises it; otherwise (setup
-    peaked higher) the resident size sampled every millisecond does, which can miss a spike that
-    holds the GIL. `setup` and `run` must be module-level functions."""
+    The kernel's high-water mark (VmHWM), reset after `setup`, gives the exact peak; where it
+    cannot be reset, the resident size sampled every millisecond does, which can miss a spike
+    that holds the GIL. `setup` and `run` must be module-level functions."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_peak_worker, args=(setup, run, args, queue))
