@@ -5,8 +5,8 @@ world: `paperzoo.world.instructions` for a world policy (the tiny model), the ch
 English tasks of `paperzoo.world.checkable` for a chat model (e.g. SmolLM2-135M-Instruct):
 reference replies as IFT, Fig. 2 judgments written from the checker as EFT. With files
 (`ift`, `eft`, `prompts_file`) any local Hugging Face causal LM runs the same code, without
-a validator (the paper's Claude 2 comparison of checkpoints needs an API). Each model is written as a policy folder
-(M1/, M2/, ...), each iteration's pairs as TRL JSONL, and `log.json` records what every
+a validator (the paper's Claude 2 comparison of checkpoints needs an API). Each model is
+written as a policy folder (M1/, M2/, ...), each iteration's pairs as TRL JSONL, and `log.json` records what every
 stage measured.
 """
 
@@ -41,6 +41,7 @@ from paperzoo.self_rewarding.loop import self_instruct_prompts, self_rewarding_i
 from paperzoo.self_rewarding.policy import Policy, load_policy, new_policy
 from paperzoo.self_rewarding.train import sft
 from paperzoo.world import checkable, instructions
+
 
 @dataclass(frozen=True)
 class WorldSource:
