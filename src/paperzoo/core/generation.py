@@ -87,6 +87,8 @@ def _prefix_cache(model, prefix: Sequence[int], rows: int, cache_kw: str, device
     out = model(input_ids=ids, attention_mask=torch.ones_like(ids), position_ids=torch.arange(len(prefix), device=device)[None],
                 use_cache=True, **{cache_kw: None})
     past = out["cache"] if cache_kw == "cache" else out.past_key_values
+    if not hasattr(past, "batch_repeat_interleave"):
+        return None  # a cache type that cannot be repeated over rows: the caller runs the plain path
     past.batch_repeat_interleave(rows)
     return past
 
@@ -97,12 +99,11 @@ def _generate_batch(model, prompts, max_new_tokens, eos_id, pad_id, temperature,
     device = next(model.parameters()).device
     cache_kw = _cache_kwarg(model)
     shared = shared_prefix_length(prompts) if use_cache and min_shared > 0 and len(prompts) > 1 else 0
-    past = None
-    if shared >= min_shared > 0:
+    past = _prefix_cache(model, prompts[0][:shared], len(prompts), cache_kw, device) if shared >= min_shared > 0 else None
+    if past is not None:
         # Prefix sharing: the common prefix runs once; each row's own tokens are left-padded
         # after it ([prefix][pad...][own tokens]), and positions count only unmasked tokens,
         # so every row sees the same positions and keys as without sharing.
-        past = _prefix_cache(model, prompts[0][:shared], len(prompts), cache_kw, device)
         ids, mask = _left_pad([p[shared:] for p in prompts], pad_id)
         step_ids = ids.to(device)
         ids = torch.cat([torch.tensor([list(prompts[0][:shared])] * len(prompts), dtype=torch.long), ids], dim=1).to(device)
