@@ -40,6 +40,13 @@ def configs():
         click.echo(f"{name:<14}{cfg.layers:>7}{cfg.hidden_size:>7}{n:>18,}{(f'{paper:,}' if paper else '-'):>18}")
 
 
+def _names_smollm2(model) -> bool:
+    """`--model smollm2-135m-instruct` (the real offline weights), unless a folder of that name exists."""
+    from paperzoo.core.pretrained import SMOLLM2
+
+    return str(model).lower() == SMOLLM2 and not Path(model).exists()
+
+
 def _policy(model: str, seed: int, device: str):
     """The policy `--model NAME|FOLDER` names: a policy folder (ours, or any local Hugging Face
     causal LM), `smollm2-135m-instruct` (real offline weights, `paperzoo.core.pretrained`,
@@ -56,7 +63,7 @@ def _policy(model: str, seed: int, device: str):
     from paperzoo.self_rewarding.policy import load_policy
     from paperzoo.self_rewarding.run import train_chain
 
-    if str(model).lower() == SMOLLM2 and not Path(model).exists():
+    if _names_smollm2(model):
         return load_policy(model_folder(SMOLLM2))
     kind, value = model_source(model, names())
     if kind == "folder":
@@ -286,7 +293,7 @@ def train(model, recipe_name, ift, eft, prompts_file, iterations, prompts_per_it
 
     from paperzoo.core.pretrained import SMOLLM2, model_folder
 
-    if str(model).lower() == SMOLLM2 and not Path(model).exists():
+    if _names_smollm2(model):
         value, recipe_name = model_folder(SMOLLM2), recipe_name or "smollm2"
     else:
         kind, value = model_source(model, names())

@@ -51,8 +51,9 @@ def rubric_judgment(task, reply: str) -> str:
     text nobody asked for), then "Score: k", k the rubric's additive score. Under 100 words."""
     from paperzoo.world import checkable
 
-    a, score = checkable.assess(task, reply), checkable.rubric_score(task, reply)
-    if not checkable.criteria(task, reply)[0]:
+    a, met_criteria = checkable.assess(task, reply), checkable.criteria(task, reply)
+    score = sum(met_criteria)  # checkable.rubric_score
+    if not met_criteria[0]:
         return f"The response does not attempt the request.\nScore: {score}"
     met = [checkable.requirement(task, n) for n, ok in a.met if ok]
     missed = [checkable.requirement(task, n) for n, ok in a.met if not ok]
