@@ -56,6 +56,8 @@ def test_oracle_rewarder_iteration_writes_candidates_and_pairs_that_agree_with_t
     assert stats["pair_agreement"] == 1.0  # with the rubric as the reward every pair is strictly ordered by it
     assert any(not torch.equal(a, b) for a, b in zip(before, new.model.parameters()))  # DPO moved M_{t+1}
     assert all(torch.equal(a, b) for a, b in zip(before, policy.model.parameters()))  # and left M_t as it was
+    took = stats["seconds"]  # the iteration's wall time, split as issue 16 asks
+    assert sorted(took) == ["dpo", "judge", "sample"] and all(v >= 0 for v in took.values()) and took["dpo"] > 0
 
 
 def test_previous_pairs_join_dpo_even_when_this_iteration_has_none(tmp_path):
@@ -63,7 +65,7 @@ def test_previous_pairs_join_dpo_even_when_this_iteration_has_none(tmp_path):
     prompts = ["max : 1 5 2"]
     no_pairs = lambda ps, cs: [[1.0] * len(c) for c in cs]  # noqa: E731  (all tied: no pair)
     same, stats = self_rewarding_iteration(policy, prompts, TOY, tmp_path / "a", rewarder=no_pairs, progress=False)
-    assert stats["pairs"] == 0 and stats["dpo"] is None
+    assert stats["pairs"] == 0 and stats["dpo"] is None and stats["seconds"]["dpo"] == 0.0
     assert all(torch.equal(a, b) for a, b in zip(same.model.parameters(), policy.model.parameters()))
     moved, stats = self_rewarding_iteration(policy, prompts, TOY, tmp_path / "b", rewarder=no_pairs, progress=False,
                                             previous_pairs=[("max : 1 5 2", "5", "2")])

@@ -305,7 +305,9 @@ def train(model, recipe_name, ift, eft, prompts_file, iterations, prompts_per_it
                       device=resolve_device(device), use_eft=use_eft, eft_targets=eft_targets, prompt_source=prompt_source,
                       ref=ref, cumulative_aift=cumulative_aift, lora_rank=lora_rank)
     for row in log["models"]:
-        click.echo(f"{row['name']}: {row['path']}" + (f"  ({row['pairs']} AIFT pairs)" if "pairs" in row else ""))
+        took = row.get("seconds")
+        click.echo(f"{row['name']}: {row['path']}" + (f"  ({row['pairs']} AIFT pairs)" if "pairs" in row else "")
+                   + (f"  [sample {took['sample']:.0f} s, judge {took['judge']:.0f} s, DPO {took['dpo']:.0f} s]" if took else ""))
 
 
 cli.add_command(reproduce_command(

@@ -10,13 +10,15 @@
 
 `self_rewarding_iteration` is one pass of the loop body; it writes the candidates with
 their rewards (candidates.jsonl) and the pairs as TRL JSONL (aift.jsonl), and returns
-M_{t+1} with what the iteration measured. With `rewarder` the rewards come from outside
+M_{t+1} with what the iteration measured (pairs, parse rate, pair agreement with an oracle,
+and the wall time of its three parts: sample, judge, DPO). With `rewarder` the rewards come from outside
 instead of from M_t as a judge (the oracle-reward control of the reproduction: iterative
 DPO on the world's rubric, which the paper does not run).
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -94,7 +96,10 @@ def self_rewarding_iteration(
         raise InputError("self_rewarding_iteration: no prompts")
     out_dir = Path(out_dir)
     generator = torch.Generator().manual_seed(seed)
+    seconds = {}  # wall time of the iteration's three parts (issue 16: sample / judge / DPO)
+    clock = time.perf_counter()
     candidates = sample_candidates(policy, prompts, recipe, generator, progress)
+    seconds["sample"], clock = time.perf_counter() - clock, time.perf_counter()
     if rewarder is None:
         scores = judge(policy.model, policy.fmt, prompts, candidates, judgments=recipe.judgments,
                        temperature=recipe.temperature, top_p=recipe.top_p, max_new_tokens=recipe.judge_max_new_tokens,
@@ -102,23 +107,27 @@ def self_rewarding_iteration(
         r, rate = rewards(scores, recipe.parse_fail), parse_rate(scores)
     else:
         r, rate = rewarder(prompts, candidates), float("nan")
+    seconds["judge"] = time.perf_counter() - clock
     write_jsonl(out_dir / "candidates.jsonl", ({"prompt": x, "responses": c, "rewards": rs} for x, c, rs in zip(prompts, candidates, r)))
     pairs = preference_pairs(prompts, candidates, r, recipe.tie_break, seed=seed)
     write_pairs(out_dir / "aift.jsonl", pairs)
     stats = {"prompts": len(prompts), "pairs": len(pairs), "parse_rate": rate,
-             "mean_reward": float(np.mean([x for row in r for x in row if x is not None] or [np.nan]))}
+             "mean_reward": float(np.mean([x for row in r for x in row if x is not None] or [np.nan])),
+             "seconds": seconds}
     if oracle is not None and pairs:
         stats["pair_agreement"] = float(np.mean([oracle(p.prompt, p.chosen) > oracle(p.prompt, p.rejected) for p in pairs]))
     train_pairs = list(previous_pairs) + [(p.prompt, p.chosen, p.rejected) for p in pairs]
     if not train_pairs:
-        stats["dpo"] = None
+        stats["dpo"], seconds["dpo"] = None, 0.0
         return policy.copy(), stats  # nothing to learn from: M_{t+1} = M_t
     new = policy.copy()
     reference = ref if ref is not None else policy
+    clock = time.perf_counter()
     result = dpo(new.model, reference.model, policy.fmt, train_pairs,
                  steps=recipe.dpo_steps, lr=recipe.dpo_lr, final_lr=recipe.dpo_final_lr, beta=recipe.beta,
                  batch_size=recipe.batch_size, reduction=recipe.logp_reduction, seed=seed, out_dir=out_dir / "dpo",
                  device=device, eval_every=recipe.eval_every, validate=validate, progress=progress,
                  lora_rank=recipe.lora_rank)
+    seconds["dpo"] = time.perf_counter() - clock
     stats["dpo"] = result
     return new, stats
