@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from paperzoo.core.verdict import (NO, NOT_SIGNIFICANT, YES, Verdict, better, deterministic, equivalent, mean_and_se,
-                                   spread, unmeasured)
+from paperzoo.core.verdict import (NO, NOT_MEASURED, NOT_SIGNIFICANT, YES, Verdict, better, deterministic, equivalent,
+                                   mean_and_se, spread, unmeasured, weakest)
 
 
 def test_mean_and_se_is_the_sample_formula():
@@ -86,3 +86,15 @@ def test_verdict_round_trips_and_renders_its_numbers():
 def test_spread_quotes_mean_se_and_seeds():
     assert spread([0.5, 0.6, 0.55]) == f"0.550 ± {np.std([0.5, 0.6, 0.55], ddof=1) / math.sqrt(3):.3f} (0.500, 0.600, 0.550)"
     assert spread([0.5]) == "0.500 (one seed)"
+
+
+def test_weakest_is_decided_by_the_weakest_comparison():
+    strong, weak, wrong = better([3, 4, 5], [0, 0, 0]), better([1.0, 1.2, 0.8], [0.9, 0.8, 1.0]), better([0, 0, 0], [1, 1, 1])
+    assert (strong.holds, weak.holds, wrong.holds) == (YES, NOT_SIGNIFICANT, NO)
+    assert weakest({"a": strong, "b": strong}).holds == YES
+    both = weakest({"a": strong, "b": weak})
+    assert both.holds == NOT_SIGNIFICANT and both.reason.startswith("weakest: b") and both.diff == weak.diff
+    assert weakest({"a": strong, "b": weak, "c": wrong}).reason.startswith("weakest: c")
+    assert weakest({"a": strong, "m": unmeasured("not run")}).holds == NOT_MEASURED
+    with pytest.raises(ValueError, match="no verdicts"):
+        weakest({})

@@ -30,6 +30,7 @@ from paperzoo.self_rewarding.data import read_pairs
 from paperzoo.self_rewarding.loop import self_rewarding_iteration
 from paperzoo.self_rewarding.policy import new_policy
 from paperzoo.self_rewarding.reproduce import CLAIMS, FULL, MODELS, World, evaluate_policy
+from paperzoo.self_rewarding.reproduce_real import CLAIMS as REAL_CLAIMS
 from paperzoo.self_rewarding.train import dpo_batch_loss, sft, tokenize_pairs
 
 CI = replace(FULL, sft_steps=800, prompts_per_iteration=160, dpo_steps=30, eval_every=0)
@@ -79,10 +80,13 @@ def test_quick_reproduce_writes_the_report(tmp_path):
     res = CliRunner().invoke(main, ["self_rewarding", "reproduce", "--quick", "--out", str(tmp_path), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     report = SystemReport.load(tmp_path / "self_rewarding" / "report.json")
-    assert report.quick and [c.claim for c in report.claims] == list(CLAIMS)
+    assert report.quick and [c.claim for c in report.claims] == list(REAL_CLAIMS) + list(CLAIMS)
     text = (tmp_path / "REPORT.md").read_text()
-    assert "QUICK smoke run" in text and all(c in text for c in CLAIMS)
-    for c in report.claims:  # one seed: each verdict has a finite difference and cannot say "yes"
+    assert "QUICK smoke run" in text and all(c in text for c in CLAIMS + REAL_CLAIMS)
+    real, tiny = report.claims[:len(REAL_CLAIMS)], report.claims[len(REAL_CLAIMS):]
+    assert all(c.holds == "not measured" for c in real)  # the real model runs only in the full reproduction
+    assert not (tmp_path / "self_rewarding" / "real").exists()
+    for c in tiny:  # one seed: each verdict has a finite difference and cannot say "yes"
         assert math.isfinite(c.verdict.diff) and c.holds in ("no", "not significant"), c
     for name in MODELS:  # every model ran and every number it reports is finite
         r = json.loads((tmp_path / "self_rewarding" / "runs" / "seed-0" / name / "result.json").read_text())

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import matplotlib
@@ -57,7 +57,7 @@ from paperzoo.cmmd.normality import henze_zirkler, mardia  # noqa: E402
 from paperzoo.core.atomic import atomic_path  # noqa: E402
 from paperzoo.core.report import Claim, SystemReport, save_figure  # noqa: E402
 from paperzoo.core.runcache import cached_run  # noqa: E402
-from paperzoo.core.verdict import NO, NOT_SIGNIFICANT, Verdict, better, equivalent, spread, unmeasured  # noqa: E402
+from paperzoo.core.verdict import Verdict, better, equivalent, spread, unmeasured, weakest  # noqa: E402
 from paperzoo.world.scenes import SceneConfig, make_scenes  # noqa: E402
 
 TITLE = "Rethinking FID: CMMD"
@@ -169,23 +169,6 @@ def monotone(values) -> float:
 
 
 # ------------------------------------------------------------------------------ verdicts
-
-
-def _t(v: Verdict) -> float:
-    return v.diff / v.se if np.isfinite(v.se) and v.se > 0 else (np.inf if v.diff > 0 else -np.inf)
-
-
-def weakest(verdicts: dict[str, Verdict]) -> Verdict:
-    """All of several verdicts: "no" if any is no, else "not significant" if any is, else yes;
-    the one returned (with its label in the reason) is the deciding, weakest one."""
-    for holds in (NO, NOT_SIGNIFICANT):
-        bad = {k: v for k, v in verdicts.items() if v.holds == holds}
-        if bad:
-            label, v = min(bad.items(), key=lambda kv: _t(kv[1]))
-            break
-    else:
-        label, v = min(verdicts.items(), key=lambda kv: _t(kv[1]))
-    return replace(v, reason="; ".join(b for b in (f"weakest: {label}", v.reason) if b))
 
 
 def rises_verdict(curve) -> Verdict:

@@ -21,7 +21,7 @@ standard error and the seed count instead of a bare yes.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -154,6 +154,27 @@ def deterministic(ok: bool, reason: str = "") -> Verdict:
 
 def unmeasured(reason: str = "") -> Verdict:
     return Verdict(NOT_MEASURED, kind="unmeasured", reason=reason)
+
+
+def _t(v: Verdict) -> float:
+    """The verdict's difference in standard errors (a zero SE counts as infinitely sure)."""
+    if v.diff is None or v.se is None:  # unmeasured or deterministic: no numbers
+        return -np.inf
+    return v.diff / v.se if np.isfinite(v.se) and v.se > 0 else (np.inf if v.diff > 0 else -np.inf)
+
+
+def weakest(verdicts: dict[str, Verdict]) -> Verdict:
+    """A claim made of several comparisons, all of which must hold: "no" (or "not measured")
+    if any is, else "not significant" if any is, else yes. The verdict returned is the deciding
+    one (among equals, the one with the fewest standard errors), its label in the reason."""
+    if not verdicts:
+        raise ValueError("weakest: no verdicts")
+    for holds in (NOT_MEASURED, NO, NOT_SIGNIFICANT, YES):
+        found = {k: v for k, v in verdicts.items() if v.holds == holds}
+        if found:
+            label, v = min(found.items(), key=lambda kv: _t(kv[1]))
+            break
+    return replace(v, reason="; ".join(b for b in (f"weakest: {label}", v.reason) if b))
 
 
 def spread(values: Sequence[float], fmt: str = "{:.3f}") -> str:

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from paperzoo.core.report import Claim, SystemReport
 from paperzoo.core.runcache import cached_run
-from paperzoo.core.verdict import NO, NOT_MEASURED, NOT_SIGNIFICANT, YES, Verdict, better, equivalent, spread
+from paperzoo.core.verdict import better, equivalent, spread, unmeasured, weakest
 from paperzoo.self_rewarding.config import Recipe, recipe as get_recipe
 from paperzoo.self_rewarding.data import (
     eft_examples,
@@ -51,6 +51,10 @@ from paperzoo.self_rewarding.data import (
 from paperzoo.self_rewarding.evaluate import answer, head_to_head, instruction_quality, judge_metrics
 from paperzoo.self_rewarding.judge import judge, rewards
 from paperzoo.self_rewarding.loop import self_rewarding_iteration
+from paperzoo.self_rewarding.reproduce_real import CLAIMS as REAL_CLAIMS
+from paperzoo.self_rewarding.reproduce_real import PAPER as REAL_PAPER
+from paperzoo.self_rewarding.reproduce_real import REAL, RealBudget, RealRun, claims_real, run_real, table_real
+from paperzoo.self_rewarding.reproduce_real import units as real_units
 from paperzoo.self_rewarding.policy import Policy, load_policy, new_policy
 from paperzoo.self_rewarding.run import world_validator
 from paperzoo.self_rewarding.train import sft
@@ -223,16 +227,6 @@ def run_seed(world: World, folder: Path, device: str = "cpu", bar=None) -> dict:
 
 
 
-RANK = {NO: 0, NOT_MEASURED: 0, NOT_SIGNIFICANT: 1, YES: 2}
-
-
-def weakest(**verdicts: Verdict) -> Verdict:
-    """A claim made of several comparisons holds as far as its weakest one: that verdict,
-    its reason prefixed with the comparison's name."""
-    label, v = min(verdicts.items(), key=lambda kv: RANK[kv[1].holds])
-    return replace(v, reason=f"{label} decides" + (f": {v.reason}" if v.reason else ""))
-
-
 def _vals(by: dict, name: str, group: str, key: str) -> list[float]:
     return [float(r[group][key]) for r in by[name]]
 
@@ -291,17 +285,17 @@ def claims_from(by: dict, chance: list[float]) -> list[Claim]:
     self_pairs = [a + b for a, b in zip(pairs["M2"], pairs["M3"])]
     added = np.mean([r["examples"] for r in by["positive"]]) - np.mean([r["examples"] for r in by["M1"]])
     verdicts = (
-        weakest(**{"M2 vs M1": better(q["M2"], q["M1"], baseline=q["sft"]),
+        weakest({"M2 vs M1": better(q["M2"], q["M1"], baseline=q["sft"]),
                    "M3 vs M2": better(q["M3"], q["M2"], baseline=q["sft"])}),
         better(_margins(by["M2"], by["M1"]), 0.0),
-        weakest(**{"M3 vs M2": better(_margins(by["M3"], by["M2"]), 0.0),
+        weakest({"M3 vs M2": better(_margins(by["M3"], by["M2"]), 0.0),
                    "M3 vs SFT": better(_margins(by["M3"], by["sft"]), 0.0)}),
         equivalent(_margins(by["M1"], by["sft"]), 0.0, tolerance=EQUAL_MARGIN),
         better(acc["M1"], acc["sft"], baseline=chance),
-        weakest(**{"M2 vs M1": better(acc["M2"], acc["M1"], baseline=chance),
+        weakest({"M2 vs M1": better(acc["M2"], acc["M1"], baseline=chance),
                    "M3 vs M2": better(acc["M3"], acc["M2"], baseline=chance)}),
-        weakest(**{"pairs": better(self_pairs, noeft_pairs), "q(M3)": better(q["M3"], q["noeft-M3"])}),
-        weakest(**{"positive vs M1": equivalent(_margins(by["positive"], by["M1"]), 0.0, tolerance=EQUAL_MARGIN),
+        weakest({"pairs": better(self_pairs, noeft_pairs), "q(M3)": better(q["M3"], q["noeft-M3"])}),
+        weakest({"positive vs M1": equivalent(_margins(by["positive"], by["M1"]), 0.0, tolerance=EQUAL_MARGIN),
                    "M2 vs positive": better(q["M2"], q["positive"])}),
         better(others, gain["add"]),
     )
@@ -325,18 +319,28 @@ def claims_from(by: dict, chance: list[float]) -> list[Claim]:
 
 
 def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str = "cpu", seed: int = 0,
-        progress: bool = True) -> SystemReport:
+        progress: bool = True, real: RealBudget | None = REAL) -> SystemReport:
+    """The real-model experiment first (`reproduce_real`; not in --quick, or with real=None),
+    then the tiny-model one, which is unchanged."""
     out = Path(out_dir) / SYSTEM
     recipe, test_size = (QUICK, QUICK_TEST) if quick else (FULL, TEST_SIZE)
     seeds = [seed] if quick else [seed + k for k in range(SEEDS)]
+    real = None if quick else real
     results = []
-    with tqdm(total=len(seeds) * len(MODELS), desc=SYSTEM, unit="model", disable=not progress, dynamic_ncols=True) as bar:
+    total = len(seeds) * len(MODELS) + (real_units(real) if real else 0)
+    with tqdm(total=total, desc=SYSTEM, unit="model", disable=not progress, dynamic_ncols=True) as bar:
+        real_result = run_real(real, out / "real", seed, device, bar) if real else None
         for s in seeds:
             results.append(run_seed(World(recipe, s, test_size), out / "runs" / f"seed-{s}", device, bar))
     worlds = [World(recipe, s, 1) for s in seeds]
     chance = [chance_pairwise(w, s) for w, s in zip(worlds, seeds)]
     by = {name: [r[name] for r in results] for name in MODELS}
-    claims = claims_from(by, chance)
+    if real_result is not None:
+        claims = claims_real(real_result)
+    else:
+        claims = [Claim(c, p, "-", unmeasured("the real model runs without --quick (hours of CPU)"))
+                  for c, p in zip(REAL_CLAIMS, REAL_PAPER)]
+    claims += claims_from(by, chance)
 
     rows = ["| model | test q | exact | length ratio | judge pairwise | 5-best | exact order | Spearman | Kendall | parse rate | "
             "AIFT pairs | pairs agreeing with the rubric |", "| --- |" + " --- |" * 11]
@@ -372,5 +376,20 @@ def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str =
              "Baselines: the SFT baseline for instruction quality, a random judge (mean of 3 uniform scores 0-5) for "
              "judging; M0 is the untrained model. The table below gives seed means.")
     rel = lambda p: str(Path(p).relative_to(Path(out_dir)))  # noqa: E731
+    tables = ["\n".join(rows)]
+    if real_result is not None:
+        r = real.recipe
+        setup = (f"Real model: M0 = SmolLM2-135M-Instruct ({real.model}), on the checkable English tasks "
+                 f"(world.checkable), the checker's rubric in place of human ranks and GPT-4. Trained once (world seed "
+                 f"0): SFT baseline on {r.ift_size} IFT replies, M1 on those plus {len(RealRun(real, out).eft)} Fig. 2 "
+                 f"judgments of {r.eft_train_size} EFT tasks; SFT {r.sft_steps} steps (LR {r.sft_lr:g} cosine to "
+                 f"{r.sft_final_lr:g}), " + (f"LoRA rank {r.lora_rank}" if r.lora_rank else "every weight")
+                 + f", batch {r.batch_size}. DPO LR {real_result['dpo_lr']:g}, picked from {list(real.dpo_lrs)} by the "
+                 f"validation rubric of one oracle-pair iteration; each iteration {r.prompts_per_iteration} prompts, N = "
+                 f"{r.candidates}, {r.judgments} judgments (T {r.temperature}, p {r.top_p}), {r.max_new_tokens} new tokens, "
+                 f"DPO {r.dpo_steps} steps, beta {r.beta}, reference M_t. Sampling seeds {real_result['seeds']} on the same "
+                 f"M0 and M1; scored on {6 * real.test_per_family} test tasks (greedy) and {real.eval_groups} held-out "
+                 f"EFT groups (3 sampled judgments). The first table below gives seed means.\n\n" + setup)
+        tables.insert(0, table_real(real_result))
     return SystemReport(SYSTEM, TITLE, "2401.10020", "paperzoo self_rewarding reproduce" + (" --quick" if quick else ""),
-                        claims=claims, plots=[rel(plot)], setup=setup, tables=["\n".join(rows)], quick=quick)
+                        claims=claims, plots=[rel(plot)], setup=setup, tables=tables, quick=quick)
