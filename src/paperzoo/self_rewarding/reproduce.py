@@ -1,4 +1,6 @@
-"""The small-scale experiment for Self-Rewarding LMs' claims (card §5), on the instruction world.
+"""The small-scale experiment for Self-Rewarding LMs' claims (card §5), on the instruction world,
+after the real-model one (`reproduce_real`: SmolLM2-135M-Instruct on the checkable English
+tasks; skipped by --quick), whose claims come first in the report.
 
 Per seed (3 seeds; `--quick`: one, tiny budgets), every model a tiny Llama (0.87M
 parameters) on the world vocabulary:
