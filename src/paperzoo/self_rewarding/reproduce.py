@@ -55,6 +55,7 @@ from paperzoo.self_rewarding.judge import judge, rewards
 from paperzoo.self_rewarding.loop import self_rewarding_iteration
 from paperzoo.self_rewarding.reproduce_real import CLAIMS as REAL_CLAIMS
 from paperzoo.self_rewarding.reproduce_real import PAPER as REAL_PAPER
+from paperzoo.self_rewarding.reproduce_real import EXPECTED_MINUTES as REAL_MINUTES
 from paperzoo.self_rewarding.reproduce_real import REAL, RealBudget, RealRun, claims_real, run_real, table_real
 from paperzoo.self_rewarding.reproduce_real import units as real_units
 from paperzoo.self_rewarding.policy import Policy, load_policy, new_policy
@@ -65,10 +66,11 @@ from paperzoo.world.instructions import rubric_score, tasks
 SYSTEM = "self_rewarding"
 TITLE = "Self-Rewarding Language Models"
 SEEDS = 3  # the full budget's seeds (seed, seed + 1, seed + 2): the shared rule's minimum
-# Minutes on 2 cores. full: estimated (not re-measured) as the measured 2-seed run of
-# 2026-11-29 (24 min for 18 models) x 1.5 for the third seed, plus the untrained M0's
-# evaluations; quick: measured 2026-12-01 as 53 s of single-thread CPU (the machine was shared: 9 min wall).
-EXPECTED_MINUTES = {"full": 37, "quick": 2}
+# Minutes on 2 cores. full: the tiny part estimated (not re-measured) as the measured 2-seed run
+# of 2026-11-29 (24 min for 18 models) x 1.5 for the third seed, plus the untrained M0's
+# evaluations (37), and the real-model part's estimate (`reproduce_real.EXPECTED_MINUTES`);
+# quick (no real model): measured 2026-12-01 as 53 s of single-thread CPU (the machine was shared: 9 min wall).
+EXPECTED_MINUTES = {"full": 37 + REAL_MINUTES, "quick": 2}
 TEST_SIZE = 256  # the paper's 256 head-to-head test prompts (Fig. 3)
 FULL = get_recipe("tiny")
 QUICK = replace(FULL, ift_size=96, eft_train_size=48, eft_eval_size=16, prompts_per_iteration=24, sft_steps=60,

@@ -75,6 +75,12 @@ REAL = RealBudget(
 )
 
 
+# Minutes on 2 cores, estimated (not yet measured) from single-thread step times on SmolLM2
+# (2026-12-06): an EFT training step of batch 4 about 30 s, greedy judging about 5 s per
+# judgment of 64 tokens; M1's SFT about 60 min, each seed's 7 units about 100 min.
+EXPECTED_MINUTES = 400
+
+
 def model_path(budget: RealBudget) -> Path:
     """M0's folder: the named real model (dequantised once, cached) or the given folder."""
     if budget.model == "smollm2-135m-instruct":
