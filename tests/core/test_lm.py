@@ -10,7 +10,7 @@ import torch
 from paperzoo.core.errors import InputError
 from paperzoo.core.generation import eos_id, generate, pad_id, shared_prefix_length, top_p_filter
 from paperzoo.core.lm import LMConfig
-from paperzoo.core.sft import batch_indices, masked_lm_loss, pad_examples
+from paperzoo.core.sft import _prefix_shared_logits, batch_indices, masked_lm_loss, pad_examples
 
 PAD, BOS, EOS = 0, 1, 2
 TINY = LMConfig(vocab_size=40, hidden_size=32, layers=2, heads=4, kv_heads=2, intermediate_size=64, max_positions=64)
@@ -135,6 +135,36 @@ def test_masked_lm_loss_is_the_mean_nll_of_the_masked_tokens(model):
             nlls += [-float(logp[t - 1, ids[t]]) for t in range(1, len(ids)) if mask[t]]
     assert len(nlls) == 4
     assert math.isclose(loss, sum(nlls) / len(nlls), rel_tol=1e-5)
+
+
+def test_masked_lm_loss_with_a_shared_prefix_equals_the_plain_path_and_its_gradient(model):
+    """The fast path (the common prefix once, its KV cache repeated over the rows) against the
+    plain forward: the same loss and the same gradient for every weight, with rows of different
+    lengths (right padding) and a loss mask that starts inside a row's own tokens."""
+    prefix = [BOS] + [3 + (i * 7) % 30 for i in range(20)]  # 21 shared tokens
+    rows = [(prefix + [5, 6, 8, 9], [False] * 21 + [False, True, True, True]),
+            (prefix + [7, 9], [False] * 21 + [True, True]),
+            (prefix + [11, 12, 13, 14, 15, 16], [False] * 23 + [True] * 4)]
+    batch = pad_examples(rows, pad_id=PAD)
+
+    def loss_and_grads(share):
+        model.zero_grad()
+        loss = masked_lm_loss(model, batch, share_prefix=share)
+        loss.backward()
+        return float(loss.detach()), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    assert _prefix_shared_logits(model, batch, 16) is not None  # the fast path runs here (no fallback)
+    plain, g_plain = loss_and_grads(0)
+    shared, g_shared = loss_and_grads(16)
+    assert math.isclose(plain, shared, rel_tol=1e-5)
+    assert set(g_plain) == set(g_shared) and len(g_plain) > 5
+    for name in g_plain:
+        torch.testing.assert_close(g_shared[name], g_plain[name], rtol=1e-4, atol=1e-6, msg=name)
+    model.zero_grad()
+    # too short a shared prefix, or one row: the plain path (the same number)
+    assert math.isclose(float(masked_lm_loss(model, batch, share_prefix=30)), plain, rel_tol=1e-6)
+    one = pad_examples(rows[:1], pad_id=PAD)
+    assert math.isclose(float(masked_lm_loss(model, one, share_prefix=4)), float(masked_lm_loss(model, one)), rel_tol=1e-6)
 
 
 def test_batch_indices_are_seeded_epochs_of_a_permutation():

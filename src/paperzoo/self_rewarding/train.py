@@ -53,9 +53,13 @@ def tokenize_pairs(fmt, prompts: Sequence, responses: Sequence[str], max_length:
     return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "response_mask": batch["loss_mask"]}
 
 
-def sft_loss(model, batch: dict) -> dict[str, torch.Tensor]:
-    """Mean cross-entropy over response tokens (prompt and padding excluded): core's `masked_lm_loss`."""
-    return {"loss": masked_lm_loss(model, {**batch, "loss_mask": batch["response_mask"]})}
+SHARE_PREFIX = 32  # a batch whose rows all begin with >= 32 equal tokens (EFT: the Fig. 2 rubric) runs them once
+
+
+def sft_loss(model, batch: dict, share_prefix: int = SHARE_PREFIX) -> dict[str, torch.Tensor]:
+    """Mean cross-entropy over response tokens (prompt and padding excluded): core's `masked_lm_loss`,
+    with its shared-prefix fast path (the same loss and gradient; `share_prefix=0` turns it off)."""
+    return {"loss": masked_lm_loss(model, {**batch, "loss_mask": batch["response_mask"]}, share_prefix=share_prefix)}
 
 
 def linear_decay(optimizer, total_steps: int, final_ratio: float) -> LambdaLR:
