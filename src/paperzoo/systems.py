@@ -26,9 +26,9 @@ class System:
 
 SYSTEMS: tuple[System, ...] = (
     System("self_rewarding", "Self-Rewarding Language Models", "2401.10020",
-           "train (SFT + self-rewarding iterations, world or local HF checkpoints + JSONL), generate, judge, reproduce; "
-           "DPO equal to TRL 0.24's on a committed fixture (test_dpo.py); the tiny judge is near chance, so the "
-           "claims do not reproduce at tiny scale (README)", True),
+           "train (SFT + self-rewarding iterations, world, SmolLM2 or local HF checkpoints + JSONL), generate, judge, "
+           "gap, reproduce (tiny world and SmolLM2); DPO equal to TRL 0.24's on a committed fixture (test_dpo.py); the "
+           "tiny judge is near chance, so the claims do not reproduce at tiny scale; the SmolLM2 run is not yet recorded (README)", True),
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061", "not yet implemented", False),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225",
            "two-stage tuning (tiny world Llama, SmolLM2 or a local Llama), dual-encoder retriever (tiny, MiniLM, "

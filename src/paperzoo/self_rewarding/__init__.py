@@ -14,6 +14,7 @@ Where each part of the paper lives:
     a real model's gap: answering vs judging checkable tasks        gap.py (world/checkable.py)
     the models (tiny world Llama; any local HF causal LM)           policy.py, formats.py
     the small-scale experiment and its figure                       reproduce.py, plots.py
+    the experiment on the real model (SmolLM2-135M-Instruct)        reproduce_real.py
 
     >>> from paperzoo.self_rewarding import dpo_loss, parse_judge_score
     >>> parse_judge_score("Relevant, complete and direct. Score: 4")
