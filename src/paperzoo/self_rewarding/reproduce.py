@@ -290,17 +290,17 @@ def claims_from(by: dict, chance: list[float]) -> list[Claim]:
     added = np.mean([r["examples"] for r in by["positive"]]) - np.mean([r["examples"] for r in by["M1"]])
     verdicts = (
         weakest({"M2 vs M1": better(q["M2"], q["M1"], baseline=q["sft"]),
-                   "M3 vs M2": better(q["M3"], q["M2"], baseline=q["sft"])}),
+                  "M3 vs M2": better(q["M3"], q["M2"], baseline=q["sft"])}),
         better(_margins(by["M2"], by["M1"]), 0.0),
         weakest({"M3 vs M2": better(_margins(by["M3"], by["M2"]), 0.0),
-                   "M3 vs SFT": better(_margins(by["M3"], by["sft"]), 0.0)}),
+                  "M3 vs SFT": better(_margins(by["M3"], by["sft"]), 0.0)}),
         equivalent(_margins(by["M1"], by["sft"]), 0.0, tolerance=EQUAL_MARGIN),
         better(acc["M1"], acc["sft"], baseline=chance),
         weakest({"M2 vs M1": better(acc["M2"], acc["M1"], baseline=chance),
-                   "M3 vs M2": better(acc["M3"], acc["M2"], baseline=chance)}),
+                  "M3 vs M2": better(acc["M3"], acc["M2"], baseline=chance)}),
         weakest({"pairs": better(self_pairs, noeft_pairs), "q(M3)": better(q["M3"], q["noeft-M3"])}),
         weakest({"positive vs M1": equivalent(_margins(by["positive"], by["M1"]), 0.0, tolerance=EQUAL_MARGIN),
-                   "M2 vs positive": better(q["M2"], q["positive"])}),
+                  "M2 vs positive": better(q["M2"], q["positive"])}),
         better(others, gain["add"]),
     )
     ours = (
