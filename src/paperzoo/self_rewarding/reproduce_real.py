@@ -157,7 +157,8 @@ class RealRun:
 
     def iterate(self, name: str, start: str, t: int, seed: int, recipe: Recipe, oracle_reward: bool,
                 keep: bool, evaluate: bool = True) -> dict:
-        """One iteration from `start` on iteration t's prompts with sampling seed `seed`; the new
+        """One iteration from `start` on iteration t's prompts with sampling seed `seed` (the
+        iteration's generator: 1000 seed + t, so no two seeds' iterations share a stream); the new
         model is scored with that seed (`evaluate`) and kept as a policy folder where `keep`."""
         prompts = checkable.tasks("prompts", WORLD_SEED, recipe.prompts_per_iteration, t * recipe.prompts_per_iteration)
         gold = {x.prompt: x for x in prompts}
@@ -168,7 +169,7 @@ class RealRun:
         def fn(folder: Path) -> dict:
             begin = self.policy(start)
             policy, stats = self_rewarding_iteration(
-                begin, [x.prompt for x in prompts], recipe, folder / "iteration", seed=seed + t, device=self.device,
+                begin, [x.prompt for x in prompts], recipe, folder / "iteration", seed=1000 * seed + t, device=self.device,
                 validate=self.validate(begin), oracle=oracle,
                 rewarder=(lambda ps, cs: [[oracle(p, c) for c in cands] for p, cands in zip(ps, cs)]) if oracle_reward else None,
                 progress=False)
@@ -249,7 +250,11 @@ def _pairwise(rs: list[dict]) -> list[float]:
 
 def _margins(a: list[dict], b: list[dict]) -> list[float]:
     """Per seed, A's head-to-head margin over B on the test tasks (checker rubric): win - loss, in points."""
-    return [(h := head_to_head(x["following"]["scores"], y["following"]["scores"]))["win"] - h["loss"] for x, y in zip(a, b)]
+    out = []
+    for x, y in zip(a, b):
+        h = head_to_head(x["following"]["scores"], y["following"]["scores"])
+        out.append(h["win"] - h["loss"])
+    return out
 
 
 def _h2h(a: list[dict], b: list[dict]) -> str:
