@@ -312,7 +312,10 @@ def train(model, recipe_name, ift, eft, prompts_file, iterations, prompts_per_it
 
 cli.add_command(reproduce_command(
     "self_rewarding",
-    "The M1 -> M2 -> M3 chain, the SFT baseline, the no-EFT and positive-only ablations and an oracle-reward "
-    "control (3 seeds; every claim decided by core.verdict); the card's metrics; writes OUT/self_rewarding/ and OUT/REPORT.md (runs are cached).",
-    "A smoke run of the pipeline (tiny budgets, one seed): not a result.",
+    "On SmolLM2-135M-Instruct (real offline weights, checkable English tasks): a DPO learning-rate sweep on "
+    "oracle pairs, then M1 -> M2 -> M3 and an oracle-reward control over 3 sampling seeds (hours of CPU). Then the "
+    "tiny world model: the M1 -> M2 -> M3 chain, the SFT baseline, the no-EFT and positive-only ablations and an "
+    "oracle-reward control (3 seeds). Every claim decided by core.verdict; writes OUT/self_rewarding/ and "
+    "OUT/REPORT.md (runs are cached, so an interrupted run resumes).",
+    "A smoke run of the tiny pipeline (tiny budgets, one seed, no real model): not a result.",
 ))
