@@ -18,7 +18,7 @@ from paperzoo.cli import main
 from paperzoo.self_rewarding.data import checkable_ift_examples, checkable_judge_groups, eft_examples
 from paperzoo.self_rewarding.formats import JudgeRequest, rubric_judgment
 from paperzoo.self_rewarding.judge import parse_judge_score
-from paperzoo.self_rewarding.policy import load_policy, new_policy
+from paperzoo.self_rewarding.policy import load_policy
 from paperzoo.self_rewarding.run import train_chain
 from paperzoo.world import checkable
 
@@ -59,16 +59,6 @@ def test_checkable_seed_data_is_fixed_and_its_eft_targets_are_the_rubric():
         assert [parse_judge_score(t) for t in g.targets] == list(g.quality)
     examples = eft_examples(groups)
     assert all(isinstance(x, JudgeRequest) for x, _ in examples) and len(examples) == sum(len(g.responses) for g in groups)
-
-
-@pytest.fixture(scope="module")
-def chat_standin(tmp_path_factory):
-    """A tiny random Llama as a plain Hugging Face folder: the chat style, as SmolLM2."""
-    folder = tmp_path_factory.mktemp("standin") / "hf"
-    policy = new_policy("tiny", seed=0)
-    policy.model.save_pretrained(folder)
-    policy.fmt.tokenizer.save_pretrained(folder)
-    return folder
 
 
 TOY = dict(iterations=1, prompts_per_iteration=3, sft_steps=2, dpo_steps=1, progress=False, ift_size=6,

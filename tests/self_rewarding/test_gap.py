@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from paperzoo.cli import main
 from paperzoo.self_rewarding import gap
-from paperzoo.self_rewarding.policy import load_policy, new_policy
+from paperzoo.self_rewarding.policy import load_policy
 from paperzoo.world.checkable import FAMILIES, is_held_out, rubric_score
 
 
@@ -41,17 +41,6 @@ def test_undecided_pairs_count_as_wrong_over_all_pairs():
     none = gap._pair_outcomes(pairs, [(None, None)] * 5)
     assert none["accuracy"] == 0.0 and math.isnan(none["accuracy_decided"])
     assert gap.RANDOM_JUDGE_ACCURACY == pytest.approx(sum(a > b for a in range(6) for b in range(6)) / 36)
-
-
-@pytest.fixture(scope="module")
-def chat_standin(tmp_path_factory):
-    """A tiny random Llama saved as a plain Hugging Face folder: it loads in the chat style,
-    with the Fig. 2 prompt, the way SmolLM2 does (its digits are single tokens too)."""
-    folder = tmp_path_factory.mktemp("standin") / "hf"
-    policy = new_policy("tiny", seed=0)
-    policy.model.save_pretrained(folder)
-    policy.fmt.tokenizer.save_pretrained(folder)
-    return folder
 
 
 def test_measure_runs_the_whole_path_and_its_numbers_agree_with_the_checker(chat_standin):

@@ -11,7 +11,6 @@ from dataclasses import replace
 import pytest
 
 from paperzoo.self_rewarding.config import recipe
-from paperzoo.self_rewarding.policy import new_policy
 from paperzoo.self_rewarding.reproduce_real import (
     CLAIMS,
     MODELS,
@@ -25,15 +24,6 @@ from paperzoo.self_rewarding.reproduce_real import (
 )
 
 
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("standin") / "hf"
-    policy = new_policy("tiny", seed=0)
-    policy.model.save_pretrained(folder)
-    policy.fmt.tokenizer.save_pretrained(folder)
-    return folder
-
-
 def toy_budget(model) -> RealBudget:
     r = replace(recipe("smollm2"), ift_size=4, eft_train_size=2, prompts_per_iteration=3, sft_steps=2, dpo_steps=2,
                 batch_size=2, eval_every=1, valid_size=2, max_new_tokens=4, lora_rank=2, sft_lr=1e-3)
@@ -41,9 +31,9 @@ def toy_budget(model) -> RealBudget:
 
 
 @pytest.fixture(scope="module")
-def done(standin, tmp_path_factory):
+def done(chat_standin, tmp_path_factory):
     folder = tmp_path_factory.mktemp("real")
-    budget = toy_budget(standin)
+    budget = toy_budget(chat_standin)
     return budget, folder, run_real(budget, folder)
 
 

@@ -59,6 +59,24 @@ def head_to_head(q_a: Sequence[float], q_b: Sequence[float]) -> dict:
             "loss": 100 * float((a < b).sum()) / n}
 
 
+def head_to_head_margins(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> list[float]:
+    """Per seed, A's head-to-head margin over B (win - loss, in points); a[s] and b[s] are the
+    two models' per-prompt scores on seed s's test prompts."""
+    out = []
+    for qa, qb in zip(a, b):
+        h = head_to_head(qa, qb)
+        out.append(h["win"] - h["loss"])
+    return out
+
+
+def head_to_head_summary(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> str:
+    """Win / tie / loss of A vs B over all seeds' prompts (equal scores tie), and the per-seed margins."""
+    from paperzoo.core.verdict import spread
+
+    h = head_to_head([q for qs in a for q in qs], [q for qs in b for q in qs])
+    return f"{h['win']:.1f}/{h['tie']:.1f}/{h['loss']:.1f} (win - loss per seed {spread(head_to_head_margins(a, b), '{:+.1f}')})"
+
+
 def judge_metrics(groups: Sequence[JudgeGroup], rewards: Sequence[Sequence[float | None]]) -> dict:
     """Table 4's metrics from the judge's reward of every response in every group."""
     right = total = 0

@@ -50,7 +50,13 @@ from paperzoo.self_rewarding.data import (
     world_judge_groups,
     world_prompts,
 )
-from paperzoo.self_rewarding.evaluate import answer, head_to_head, instruction_quality, judge_metrics
+from paperzoo.self_rewarding.evaluate import (
+    answer,
+    head_to_head_margins,
+    head_to_head_summary,
+    instruction_quality,
+    judge_metrics,
+)
 from paperzoo.self_rewarding.judge import judge, rewards
 from paperzoo.self_rewarding.loop import self_rewarding_iteration
 from paperzoo.self_rewarding.reproduce_real import CLAIMS as REAL_CLAIMS
@@ -236,18 +242,12 @@ def _vals(by: dict, name: str, group: str, key: str) -> list[float]:
 
 
 def _margins(a: list[dict], b: list[dict]) -> list[float]:
-    """Per seed, A's head-to-head margin over B on the test prompts: win - loss, in points."""
-    out = []
-    for ra, rb in zip(a, b):
-        h = head_to_head(ra["quality"]["scores"], rb["quality"]["scores"])
-        out.append(h["win"] - h["loss"])
-    return out
+    """Per seed, A's head-to-head margin over B on the test prompts (rubric q): win - loss, in points."""
+    return head_to_head_margins([r["quality"]["scores"] for r in a], [r["quality"]["scores"] for r in b])
 
 
 def _h2h(a: list[dict], b: list[dict]) -> str:
-    """Win / tie / loss of A vs B over all seeds' test prompts (rubric q, equal = tie), and the per-seed margins."""
-    h = head_to_head([q for r in a for q in r["quality"]["scores"]], [q for r in b for q in r["quality"]["scores"]])
-    return f"{h['win']:.1f}/{h['tie']:.1f}/{h['loss']:.1f} (win - loss per seed {spread(_margins(a, b), '{:+.1f}')})"
+    return head_to_head_summary([r["quality"]["scores"] for r in a], [r["quality"]["scores"] for r in b])
 
 
 CLAIMS = (

@@ -42,7 +42,7 @@ from paperzoo.core.runcache import cached_run
 from paperzoo.core.verdict import better, spread, weakest
 from paperzoo.self_rewarding.config import Recipe, recipe as get_recipe
 from paperzoo.self_rewarding.data import checkable_ift_examples, checkable_judge_groups, eft_examples
-from paperzoo.self_rewarding.evaluate import head_to_head, judge_metrics
+from paperzoo.self_rewarding.evaluate import head_to_head_margins, head_to_head_summary, judge_metrics
 from paperzoo.self_rewarding.gap import instruction_following
 from paperzoo.self_rewarding.judge import judge, parse_rate, rewards
 from paperzoo.self_rewarding.loop import self_rewarding_iteration
@@ -250,16 +250,11 @@ def _pairwise(rs: list[dict]) -> list[float]:
 
 def _margins(a: list[dict], b: list[dict]) -> list[float]:
     """Per seed, A's head-to-head margin over B on the test tasks (checker rubric): win - loss, in points."""
-    out = []
-    for x, y in zip(a, b):
-        h = head_to_head(x["following"]["scores"], y["following"]["scores"])
-        out.append(h["win"] - h["loss"])
-    return out
+    return head_to_head_margins([r["following"]["scores"] for r in a], [r["following"]["scores"] for r in b])
 
 
 def _h2h(a: list[dict], b: list[dict]) -> str:
-    h = head_to_head([q for r in a for q in r["following"]["scores"]], [q for r in b for q in r["following"]["scores"]])
-    return f"{h['win']:.1f}/{h['tie']:.1f}/{h['loss']:.1f} (win - loss per seed {spread(_margins(a, b), '{:+.1f}')})"
+    return head_to_head_summary([r["following"]["scores"] for r in a], [r["following"]["scores"] for r in b])
 
 
 def _agreement(rs: list[dict]) -> str:
