@@ -57,6 +57,24 @@ def test_code_hash_covers_the_system_core_and_world():
         code_hash("nosuch")
 
 
+def test_code_hash_covers_the_shared_packages_a_system_uses(tmp_path, monkeypatch):
+    """A change inside paperzoo.diffusion reruns DiffusionGPT's runs, not SPARC's."""
+    from paperzoo.core import runcache
+
+    root = tmp_path / "paperzoo"
+    for part in ("sparc", "diffusiongpt", "core", "world", "diffusion"):
+        (root / part).mkdir(parents=True)
+        (root / part / "a.py").write_text(f"# {part}\n")
+    monkeypatch.setattr(runcache, "PACKAGE_ROOT", root)
+    code_hash.cache_clear()
+    before = {s: code_hash(s) for s in ("sparc", "diffusiongpt")}
+    (root / "diffusion" / "a.py").write_text("# changed\n")
+    code_hash.cache_clear()
+    after = {s: code_hash(s) for s in ("sparc", "diffusiongpt")}
+    code_hash.cache_clear()
+    assert after["sparc"] == before["sparc"] and after["diffusiongpt"] != before["diffusiongpt"]
+
+
 def test_an_interrupted_run_keeps_its_folder_for_resume(tmp_path):
     def crash(folder):
         (folder / "checkpoint").write_text("step 5")

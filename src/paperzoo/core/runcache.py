@@ -28,13 +28,17 @@ from paperzoo.core.atomic import atomic_path
 
 KEY_FILE, RESULT_FILE = "run-key.json", "result.json"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # src/paperzoo
+# Shared packages a system builds on besides core and world; their code is hashed with it.
+USES: dict[str, tuple[str, ...]] = {"diffusiongpt": ("diffusion",), "worlddreamer": ("diffusion",),
+                                    "customvideo": ("diffusion",)}
 
 
 @lru_cache(maxsize=None)
 def code_hash(system: str) -> str:
-    """sha256 over the .py files of `paperzoo.<system>`, `paperzoo.core` and `paperzoo.world` (paths and bytes)."""
+    """sha256 over the .py files of `paperzoo.<system>`, `paperzoo.core`, `paperzoo.world` and
+    the shared packages it USES (paths and bytes)."""
     h = hashlib.sha256()
-    for part in (system, "core", "world"):
+    for part in (system, "core", "world", *USES.get(system, ())):
         folder = PACKAGE_ROOT / part
         if not folder.is_dir():
             raise ValueError(f"code_hash: no package folder {folder}")
