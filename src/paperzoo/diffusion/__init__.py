@@ -8,8 +8,8 @@ sampler are separate, and the heavy parts ARE diffusers' classes, not rewrites:
 - `text_encoder.py`  a small word-level transformer text encoder (the CLIP text encoder's
                   role in Stable Diffusion), over a vocabulary stored in the config.
 - `unet.py`       diffusers' `UNet2DConditionModel` with cross-attention to the text states,
-                  run on a space-to-depth view of the image (`patch`), which makes a 32x32
-                  model about 4x cheaper on a CPU.
+                  run on a space-to-depth view of the image (`patch`): a 32x32 image
+                  enters the UNet as 16x16.
 - `schedule.py`   diffusers' `DDPMScheduler` (training noise, Ho et al. 2020 Eq. 4) and
                   `DDIMScheduler` (sampling, Song et al. 2021 Eq. 12), plus the DDIM step
                   written out as a reference the tests hold diffusers' step against.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from paperzoo.core.errors import ConfigError
 from paperzoo.core.registry import ConfigRegistry
-from paperzoo.world.styles import MAX_TOKENS, STYLE_VOCAB
+from paperzoo.world.styles import STYLE_VOCAB
 
 
 # What the network predicts: the noise eps (Ho et al. 2020), v = sqrt(abar) eps - sqrt(1 - abar) x_0
@@ -17,7 +17,7 @@ PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 @dataclass(frozen=True)
 class TextToImageConfig:
     vocab: tuple[str, ...] = STYLE_VOCAB  # word-level; index 0 is the pad, 1 the unknown word
-    max_tokens: int = MAX_TOKENS  # longer prompts are cut, as CLIP's 77-token window cuts them
+    max_tokens: int = 16  # longer prompts are cut, as CLIP's 77-token window cuts them (a caption is 7 words)
     image_size: int = 32
     channels: int = 3
     patch: int = 2  # space-to-depth factor: the UNet sees (C p^2, H/p, W/p)

@@ -17,6 +17,7 @@ resumes if interrupted.
 from __future__ import annotations
 
 import json
+import sys
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -129,7 +130,7 @@ def train_zoo(root: str | Path, budget: ZooBudget | str = "full", seed: int = 0,
     cfg = diffusion_config(budget.model)
     if not (root / BASE / "config.json").is_file():
         if progress:
-            print(f"training the zoo's base model {BASE} ({budget.base_steps} steps; cached in {root})", flush=True)
+            print(f"training the zoo's base model {BASE} ({budget.base_steps} steps; cached in {root})", file=sys.stderr, flush=True)
         torch.manual_seed(seed)
         base = train(TextToImage(cfg), _batches(world, seed, budget.batch_size, None),
                      Recipe(budget.base_steps, budget.batch_size, budget.lr), root / "runs" / BASE, seed=seed,
@@ -139,7 +140,7 @@ def train_zoo(root: str | Path, budget: ZooBudget | str = "full", seed: int = 0,
         if (root / e.key / "lora.json").is_file():
             continue
         if progress:
-            print(f"training expert {e.key} on {e.subject}/{e.style} ({budget.expert_steps} LoRA steps)", flush=True)
+            print(f"training expert {e.key} on {e.subject}/{e.style} ({budget.expert_steps} LoRA steps)", file=sys.stderr, flush=True)
         model = TextToImage.from_pretrained(root / BASE)
         model = train(model, _batches(world, seed + 100 * (k + 1), budget.batch_size, (e.subject, e.style)),
                       Recipe(budget.expert_steps, budget.batch_size, budget.expert_lr, warmup=10), root / "runs" / e.key,
