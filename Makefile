@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/fregrad.py --quick
 	$(PY) benchmarks/self_rewarding.py --quick
 	$(PY) benchmarks/chatqa.py --quick
+	$(PY) benchmarks/diffusiongpt.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction
