@@ -43,13 +43,44 @@ def _world_system(budget: str, seed: int, device: str):
     return prepare(root, b, seed, device, progress=True)
 
 
+def _card_zoo(cards: Path, database, universal, steps, guidance, llm, device):
+    """A Stable Diffusion zoo from an official-schema card file, its tree (built by the controller,
+    cached beside the cards) and an optional database."""
+    from paperzoo.diffusiongpt.database import AdvantageDatabase
+    from paperzoo.diffusiongpt.realscale import DiffusersZoo
+    from paperzoo.diffusiongpt.tree import build_tree, load_tree, save_tree
+
+    if not cards.is_file():
+        raise InputError(f"--zoo {cards}: expected 'full', 'smoke' or a JSON file of model cards")
+    zoo = DiffusersZoo(cards, device=device, steps=steps, guidance=guidance)
+    defaults = list(universal) or [c.key for c in zoo.cards if c.model_type != "lora"][:2]
+    unknown = [u for u in defaults if u not in zoo.keys()]
+    if unknown:
+        raise InputError(f"--universal {', '.join(unknown)}: not in the zoo ({', '.join(zoo.keys())})")
+    tree_file = cards.with_name(cards.stem + f".tree-{type(llm).__name__}.json")
+    if tree_file.is_file():
+        tree = load_tree(tree_file)
+    else:
+        tree = build_tree(llm, zoo.cards, defaults)
+        save_tree(tree, tree_file)
+    return zoo, tree, AdvantageDatabase.load(database) if database is not None else None
+
+
 @cli.command()
 @click.argument("prompt")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("diffusiongpt.png"), show_default=True,
               help="The image (PNG, enlarged --scale times with nearest-neighbour pixels).")
 @click.option("--controller", default="rule", show_default=True, metavar="rule|smollm2|FOLDER", help=CONTROLLER_HELP)
-@click.option("--zoo", "zoo_budget", type=click.Choice(["full", "smoke"]), default="full", show_default=True,
-              help="The world zoo: 'full' (trained once, ~15 min) or 'smoke' (seconds; for trying the CLI, poor images).")
+@click.option("--zoo", "zoo_budget", default="full", show_default=True, metavar="full|smoke|CARDS.json",
+              help="The world zoo: 'full' (trained once, ~15 min) or 'smoke' (seconds; for trying the CLI, poor images); "
+                   "or a JSON file of model cards in the official schema for Stable Diffusion checkpoints and LoRAs "
+                   "(weights at each card's \"path\", else checkpoints/<model_name> beside the file).")
+@click.option("--database", type=click.Path(path_type=Path), default=None,
+              help="An advantage-database folder for a CARDS.json zoo (without one, the tree's leaf decides: 'w/o HF').")
+@click.option("--universal", multiple=True, help="A CARDS.json zoo's default models for every subject's 'universal' leaf "
+              "(repeatable; default: its first two checkpoints).")
+@click.option("--steps", type=int, default=30, show_default=True, help="Sampling steps for a CARDS.json zoo.")
+@click.option("--guidance", type=float, default=7.5, show_default=True, help="Guidance scale for a CARDS.json zoo.")
 @click.option("--selector", type=click.Choice(["llm", "count"]), default="llm", show_default=True,
               help="Model selection: the official three LLM prompts, or the deterministic count rule.")
 @click.option("--restrict-to-leaf", is_flag=True, help="Keep the final model inside the tree's leaf (the official snap does not).")
@@ -61,8 +92,8 @@ def _world_system(budget: str, seed: int, device: str):
 @click.option("--json", "as_json", is_flag=True, help="Print the routing trace as JSON.")
 @device_option
 @seed_option
-def generate(prompt, out, controller, zoo_budget, selector, restrict_to_leaf, beam, no_parse, no_hf, no_extension, scale,
-             as_json, device, seed):
+def generate(prompt, out, controller, zoo_budget, database, universal, steps, guidance, selector, restrict_to_leaf, beam,
+             no_parse, no_hf, no_extension, scale, as_json, device, seed):
     """Route PROMPT (a prompt, an instruction, an inspiration or a hypothesis) and draw it; prints the routing
     trace: the parsed prompt, the tree path, the database hits and the chosen model."""
     import numpy as np
@@ -77,12 +108,17 @@ def generate(prompt, out, controller, zoo_budget, selector, restrict_to_leaf, be
         raise InputError("PROMPT is empty; give a prompt such as 'I want to see a large red circle in outline style'")
     if scale < 1:
         raise InputError(f"--scale {scale}: must be >= 1")
-    p = _world_system(zoo_budget, seed, resolve_device(device))
+    llm = _controller(controller)
+    if zoo_budget in ("full", "smoke"):
+        p = _world_system(zoo_budget, seed, resolve_device(device))
+        zoo, tree, db = p.zoo, p.tree, p.db
+    else:
+        zoo, tree, db = _card_zoo(Path(zoo_budget), database, universal, steps, guidance, llm, resolve_device(device))
+        no_hf = no_hf or db is None
     routing = Routing(parse=not no_parse, human_feedback=not no_hf, extension=not no_extension, selector=selector,
                       restrict_to_leaf=restrict_to_leaf, beam=beam)
-    pipe = DiffusionGPT(_controller(controller), p.zoo, p.tree, p.db, routing=routing)
-    noise = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(seed))
-    images, (trace,) = pipe.generate([prompt], noise)
+    pipe = DiffusionGPT(llm, zoo, tree, db, routing=routing)
+    images, (trace,) = pipe.generate([prompt], generator=torch.Generator().manual_seed(seed))
     pixels = to_uint8(images)[0]
     pixels = np.repeat(np.repeat(pixels, scale, 0), scale, 1)
     with atomic_path(out) as tmp:

@@ -165,14 +165,19 @@ class DiffusionGPT:
         return picked[0] if picked and picked[0] in names else trace.candidates[0]
 
     # -- 5: generation -----------------------------------------------------------------------
-    def generate(self, texts: Sequence[str], noise: Tensor) -> tuple[Tensor, list[Trace]]:
-        """Route each input, then draw every model's images in one batch per model."""
+    def generate(self, texts: Sequence[str], noise: Tensor | None = None,
+                 generator: torch.Generator | None = None) -> tuple[Tensor, list[Trace]]:
+        """Route each input, then draw every model's images in one batch per model. `noise`
+        fixes each input's starting noise (the world zoo: (N, 3, H, W); Stable Diffusion: the
+        initial latents); else it is drawn from `generator`."""
         traces = [self.route(t) for t in texts]
-        images = torch.empty_like(noise)
+        images: list[Tensor | None] = [None] * len(traces)
         by_model: dict[str, list[int]] = {}
         for i, t in enumerate(traces):
             by_model.setdefault(t.model, []).append(i)
         for model, idx in by_model.items():
-            images[idx] = self.zoo.generate(model, [traces[i].prompt for i in idx], noise[idx],
-                                            [traces[i].negative_prompt for i in idx])
-        return images, traces
+            out = self.zoo.generate(model, [traces[i].prompt for i in idx], None if noise is None else noise[idx],
+                                    [traces[i].negative_prompt for i in idx], generator=generator)
+            for i, image in zip(idx, out):
+                images[i] = image
+        return torch.stack(images), traces

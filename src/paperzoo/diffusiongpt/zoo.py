@@ -219,10 +219,15 @@ class Zoo:
         self._loaded.move_to_end(key)
         return self._loaded[key]
 
-    def generate(self, key: str, prompts: Sequence[str], noise: Tensor, negative_prompts: Sequence[str] | None = None,
-                 batch_size: int = 128) -> Tensor:
-        """Images (N, 3, H, W) in [-1, 1] from model `key`; `noise` (N, 3, H, W) fixes x_T."""
+    def generate(self, key: str, prompts: Sequence[str], noise: Tensor | None = None,
+                 negative_prompts: Sequence[str] | None = None, batch_size: int = 128,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """Images (N, 3, H, W) in [-1, 1] from model `key`; `noise` (N, 3, H, W) fixes x_T
+        (else it is drawn from `generator`)."""
         model = self.model(key)
+        if noise is None:
+            size = model.config.image_size
+            noise = torch.randn(len(prompts), model.config.channels, size, size, generator=generator)
         outs = []
         for i in range(0, len(prompts), batch_size):
             neg = None if negative_prompts is None else list(negative_prompts[i: i + batch_size])
