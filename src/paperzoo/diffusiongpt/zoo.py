@@ -3,7 +3,8 @@
 The paper's SD1.5 zoo holds community checkpoints and LoRAs with tags (Table I). Ours lives
 on the styled-scene world (`paperzoo.world.styles`: 3 subjects x 4 styles = 12 domains):
 
-    tinySD_v1       checkpoint        the base, trained on all 12 domains (the SD1.5 analogue)
+    tinySD_v1       checkpoint        the base, trained on all 12 domains, the six expert
+                                      domains at a quarter of the others' rate (the SD1.5 analogue)
     six experts     lora              rank-4 LoRAs on the base, each fine-tuned on one domain
     shapeMix_v1     checkpoint merge  the base plus half of each of two experts' LoRA updates
 
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -36,7 +38,7 @@ from paperzoo.diffusion.lora import LoraSpec, add_lora, fold_lora, load_lora_sta
 from paperzoo.diffusion.train import Recipe, train
 from paperzoo.diffusiongpt.cards import ModelCard, load_cards, save_cards
 from paperzoo.diffusiongpt.llm import snap
-from paperzoo.world.styles import StyledConfig, make_styled
+from paperzoo.world.styles import StyledConfig, domains, make_styled, styled_scene
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class ZooBudget:
     lora_rank: int = 4
     sample_steps: int = 10  # DDIM steps for every image the zoo draws
     guidance: float = 3.0
+    # How often the base sees an expert's domain, relative to the others: SD1.5 "underperforms
+    # in specific domains" (the paper's premise) because it saw little of them.
+    expert_domain_weight: float = 0.25
 
 
 BUDGETS: ConfigRegistry[ZooBudget] = ConfigRegistry("diffusiongpt zoo")
@@ -114,6 +119,23 @@ def _batches(world: StyledConfig, seed: int, batch_size: int, domain: tuple[str,
     return batch_fn
 
 
+def _base_batches(world: StyledConfig, seed: int, batch_size: int, expert_weight: float):
+    """The base's stream: each scene's domain drawn with weight `expert_weight` for the six
+    expert domains and 1 for the rest (from (seed, step), so a resumed run sees the same)."""
+    options = domains(world.subjects, world.styles)
+    weights = np.array([expert_weight if expert_of(*d) else 1.0 for d in options])
+    weights = weights / weights.sum()
+
+    def batch_fn(step: int):
+        rng = np.random.default_rng([seed, step, 31])
+        picks = rng.choice(len(options), size=batch_size, p=weights)
+        scenes = [styled_scene(world, seed, step * batch_size + k, "train", *options[i]) for k, i in enumerate(picks)]
+        images = torch.from_numpy(np.stack([s.image for s in scenes])).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+        return images, [s.caption for s in scenes]
+
+    return batch_fn
+
+
 def _save_lora(model: TextToImage, spec: LoraSpec, base: str, folder: Path) -> None:
     with atomic_dir(folder) as tmp:
         save_file({k: v.contiguous() for k, v in lora_state(model).items()}, str(tmp / "lora.safetensors"))
@@ -132,7 +154,7 @@ def train_zoo(root: str | Path, budget: ZooBudget | str = "full", seed: int = 0,
         if progress:
             print(f"training the zoo's base model {BASE} ({budget.base_steps} steps; cached in {root})", file=sys.stderr, flush=True)
         torch.manual_seed(seed)
-        base = train(TextToImage(cfg), _batches(world, seed, budget.batch_size, None),
+        base = train(TextToImage(cfg), _base_batches(world, seed, budget.batch_size, budget.expert_domain_weight),
                      Recipe(budget.base_steps, budget.batch_size, budget.lr), root / "runs" / BASE, seed=seed,
                      device=device, desc=BASE, progress=progress)
         base.save_pretrained(root / BASE)
