@@ -1,6 +1,7 @@
 """The controller's prompts, the rule controller, the reply parsers and their fallbacks, and the tree."""
 
 import pytest
+import torch
 
 from paperzoo.diffusiongpt import prompts as P
 from paperzoo.diffusiongpt.cards import ModelCard
@@ -126,3 +127,30 @@ def test_templates_carry_the_papers_sentences_and_the_slots():
     assert "judge the paradigm" in P.PROMPT_PARSE and "a toy and a laugh face" in P.PROMPT_PARSE
     assert "highest frequency and top ranking" in P.MODEL_SELECT
     assert "follow the sentence pattern" in P.PROMPT_EXTENSION and "{example_prompt}" in P.PROMPT_EXTENSION
+
+
+def test_a_local_hf_causal_lm_is_a_controller(tmp_path):
+    """Any local Hugging Face causal LM folder answers the prompts (a tiny random Llama saved in
+    the test: it babbles, and the pipeline's parsers fall back and count it)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from paperzoo.diffusiongpt.llm import HFCausalLM
+    from paperzoo.world.text import word_tokenizer
+
+    words = sorted({w for t in (P.PROMPT_PARSE, P.TREE_SEARCH) for w in t.split()})
+    tok = word_tokenizer(words, model_max_length=512)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                                         pad_token_id=tok.pad_token_id))
+    model.save_pretrained(tmp_path / "lm")
+    tok.save_pretrained(tmp_path / "lm")
+    llm = HFCausalLM.load(tmp_path / "lm", max_new_tokens=8)
+    reply = llm(P.PROMPT_PARSE.format(inputs="a dog"))
+    assert isinstance(reply, str) and llm.calls == 1
+    assert llm(P.PROMPT_PARSE.format(inputs="a dog")) == reply  # greedy: temperature 0, as the paper's controller
+    prompt, fell_back = prompt_parse(llm, "I want to see a red circle")
+    assert prompt == "I want to see a red circle" or not fell_back
+    with pytest.raises(Exception, match="neither a named real model"):
+        HFCausalLM.load(tmp_path / "nothing")

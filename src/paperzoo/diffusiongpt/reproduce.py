@@ -186,7 +186,7 @@ def smollm2_unit(folder: Path, zoo: Zoo, db: AdvantageDatabase, budget: Budget, 
     traces = [pipe.route(t) for t in tqdm(inputs.texts, desc="smollm2 routing", leave=False)]
     experts = [expert_of(*d) for d in inputs.domains]
     covered = [i for i, e in enumerate(experts) if e is not None]
-    return {"tree": tree, "traces": [t.to_json() for t in traces],
+    return {"tree": tree, "traces": [t.to_json() for t in traces], "domains": [list(d) for d in inputs.domains],
             "parse_exact": float(np.mean([t.parsed.strip().lower() == c for t, c in zip(traces, inputs.captions)])),
             "routing_accuracy": float(np.mean([traces[i].model == experts[i] for i in covered])) if covered else None,
             "fallbacks_per_input": float(np.mean([sum(t.fallbacks.values()) for t in traces])),
@@ -313,6 +313,27 @@ def arms_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def routing_table(results: list[dict]) -> str:
+    """Per expert domain: how often each controller / arm picked the domain's expert (pooled over seeds)."""
+    from paperzoo.diffusiongpt.zoo import EXPERTS
+
+    cols = ["random", "tot", "full", "no-parse", "no-ext"]
+    smol = [r["smollm2"] for r in results if r.get("smollm2")]
+    lines = ["| domain (expert) | " + " | ".join(cols) + (" | full, SmolLM2 |" if smol else " |"),
+             "| --- |" + " --- |" * (len(cols) + bool(smol))]
+    for e in EXPERTS:
+        cells = []
+        for arm in cols:
+            hits = [m == e.key for r in results for m, d in zip(r["arms"]["arms"][arm]["models"], r["arms"]["domains"])
+                    if tuple(d) == (e.subject, e.style)]
+            cells.append(f"{np.mean(hits):.2f} ({len(hits)})" if hits else "-")
+        if smol:
+            hits = [t["model"] == e.key for s in smol for t, d in zip(s["traces"], s["domains"]) if tuple(d) == (e.subject, e.style)]
+            cells.append(f"{np.mean(hits):.2f} ({len(hits)})" if hits else "-")
+        lines.append(f"| {e.subject}-{e.style} ({e.key}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def models_table(results: list[dict]) -> str:
     keys = list(results[0]["database"]["mean_R_per_model"])
     lines = ["| model | R on database prompts | R on evaluation captions |", "| --- | --- | --- |"]
@@ -352,4 +373,4 @@ def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str =
              f"controller; {budget.seeds} seed(s).")
     return SystemReport("diffusiongpt", TITLE, "2401.10061", "paperzoo diffusiongpt reproduce" + (" --quick" if quick else ""),
                         claims=claims, plots=[rel(plot(results, out / "arms.png"))], setup=setup,
-                        tables=[arms_table(results), models_table(results)], quick=quick)
+                        tables=[arms_table(results), routing_table(results), models_table(results)], quick=quick)
