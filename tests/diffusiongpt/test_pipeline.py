@@ -145,3 +145,10 @@ def test_zoo_errors(zoo):
     with pytest.raises(InputError, match="not in the zoo"):
         zoo.card("nosuch")
     assert len(zoo.keys()) == 8 and zoo.card(BASE).model_type == "checkpoint"
+
+
+def test_repeated_prompts_are_stored_once_in_order():
+    prompts = ["a red circle", "a blue cross", "a red circle", "a green square"]
+    scores = {prompt_key(p): {"m": {"image_reward": 0.5}} for p in prompts}
+    db = AdvantageDatabase.build(prompts, scores, HashedTfidf(dim=64).fit(prompts))
+    assert db.prompts == ["a red circle", "a blue cross", "a green square"] and db.embeddings.shape[0] == 3

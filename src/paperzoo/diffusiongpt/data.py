@@ -98,5 +98,18 @@ def user_inputs(config: StyledConfig, seed: int, n: int, split: str = "test") ->
 
 
 def database_prompts(config: StyledConfig, seed: int, n: int) -> list[str]:
-    """The advantage database's prompts: captions of "train" scenes on the other pairs."""
-    return _scenes(config, seed, n, "train", held_out=False).captions
+    """The advantage database's prompts: `n` distinct captions of "train" scenes on the other
+    pairs, in the order the scenes come (the world has 192 such captions; asking for more
+    raises)."""
+    pairs = [(c, s) for c in config.colours for s in {sh for shs in SUBJECTS.values() for sh in shs}
+             if not evaluation_pair(c, s)]
+    available = len(pairs) * len(config.sizes) * len(config.styles)
+    if n > available:
+        raise ValueError(f"database_prompts: {n} distinct captions asked for; the world has {available}")
+    seen: dict[str, None] = {}
+    chunk = 0
+    while len(seen) < n:
+        for caption in _scenes(config, seed + 7 * chunk, 4 * n, "train", held_out=False).captions:
+            seen.setdefault(caption)
+        chunk += 1
+    return list(seen)[:n]

@@ -147,6 +147,10 @@ class AdvantageDatabase:
     def build(cls, prompts: Sequence[str], scores: dict[str, dict[str, dict[str, float]]], embed: Embedder) -> "AdvantageDatabase":
         if not prompts:
             raise InputError("advantage database: no prompts to build it from")
+        first: dict[str, str] = {}
+        for p in prompts:  # one prompt per key (the official keys collapse repeats), the first kept
+            first.setdefault(prompt_key(p), p)
+        prompts = list(first.values())
         return cls(prompts, embed(list(prompts)), scores, embed.name, getattr(embed, "idf", None))
 
     def query_embedder(self) -> Embedder:

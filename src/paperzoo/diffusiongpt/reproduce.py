@@ -67,7 +67,7 @@ class Budget:
     scorer_steps: int = 1500
     critic_steps: int = 300
     critic_fakes: int = 256
-    db_prompts: int = 240
+    db_prompts: int = 160  # distinct captions (the world has 192 on the database's pairs)
     inputs: int = 160
     embedder: str = "minilm"  # "minilm" (falls back to "tfidf" when its package is missing) or "tfidf"
     smollm2_inputs: int = 12  # per seed; 0: skip the real controller
