@@ -71,11 +71,13 @@ class Budget:
     inputs: int = 160
     embedder: str = "minilm"  # "minilm" (falls back to "tfidf" when its package is missing) or "tfidf"
     smollm2_inputs: int = 12  # per seed; 0: skip the real controller
+    cmmd_embedder: object = "sparc-tiny"  # CMMD of each arm's images against real renders: a name, a folder,
+    # a paperzoo.cmmd Embedder, or None (skip)
 
 
 FULL = Budget()
 QUICK = Budget(seeds=1, zoo="smoke", scorer_steps=20, critic_steps=10, critic_fakes=16, db_prompts=16, inputs=8,
-               embedder="tfidf", smollm2_inputs=0)
+               embedder="tfidf", smollm2_inputs=0, cmmd_embedder=None)
 # Minutes on 2 cores, estimated from single units (2026-12-07): per seed the full zoo ~13 min,
 # rewards ~3, the database ~7, the arms ~7; SmolLM2 routing ~2 min per input set of 12.
 EXPECTED_MINUTES = {"full": 120, "quick": 1}
@@ -130,7 +132,8 @@ def database_unit(folder: Path, zoo: Zoo, scorer: ConsistencyScorer, budget: Bud
     return {"embedder": db.embedder_name, "mean_R_per_model": per_model}
 
 
-def arms_unit(folder: Path, zoo: Zoo, tree, db: AdvantageDatabase, scorer, critic, budget: Budget, seed: int) -> dict:
+def arms_unit(folder: Path, zoo: Zoo, tree, db: AdvantageDatabase, scorer, critic, budget: Budget, seed: int,
+              image_embedder=None) -> dict:
     inputs = user_inputs(WORLD, seed, budget.inputs)
     noise = _noise(seed, 3, len(inputs))
     memo: dict[tuple[str, str, int], torch.Tensor] = {}
@@ -163,10 +166,18 @@ def arms_unit(folder: Path, zoo: Zoo, tree, db: AdvantageDatabase, scorer, criti
     out = {"inputs": inputs.texts, "captions": inputs.captions, "paradigms": inputs.paradigms,
            "domains": [list(d) for d in inputs.domains], "arms": {}}
     experts = [expert_of(*d) for d in inputs.domains]
+    if image_embedder is not None:
+        from paperzoo.cmmd import cmmd
+        from paperzoo.cmmd.reproduce import embed_uint8
+        from paperzoo.diffusion.sampling import to_uint8
+
+        real = embed_uint8(image_embedder, inputs.images)
     for arm in ARMS:
         images = draw(choices[arm])
         row = {"models": [m for m, _ in choices[arm]], "prompts": [p for _, p in choices[arm]],
                "R": scorer.reward(inputs.captions, images).tolist(), "A": critic.score(images).tolist()}
+        if image_embedder is not None:  # CMMD (paperzoo.cmmd) against the inputs' real renders, reported beside R and A
+            row["cmmd"] = float(cmmd(real, embed_uint8(image_embedder, to_uint8(images))))
         covered = [i for i, e in enumerate(experts) if e is not None]
         row["routing_accuracy"] = float(np.mean([row["models"][i] == experts[i] for i in covered])) if covered else None
         if arm in traces:
@@ -239,8 +250,16 @@ def run_seed(out: Path, budget: Budget, seed: int, device: str = "cpu") -> dict:
     """Every unit of one seed (cached); returns their results."""
     root = out / "runs" / f"seed-{seed}"
     p = prepare(root, budget, seed, device)
-    arms = cached_run(root / "arms", "diffusiongpt", {**p.key, "unit": "arms", "inputs": budget.inputs},
-                      lambda f: arms_unit(f, p.zoo, p.tree, p.db, p.scorer, p.critic, budget, seed))
+    embedder = None
+    if budget.cmmd_embedder is not None:
+        from paperzoo.cmmd.embedders import Embedder, load_embedder
+
+        embedder = budget.cmmd_embedder if isinstance(budget.cmmd_embedder, Embedder) else \
+            load_embedder(budget.cmmd_embedder, device, progress=False)
+    arms = cached_run(root / "arms", "diffusiongpt",
+                      {**p.key, "unit": "arms", "inputs": budget.inputs,
+                       "cmmd_embedder": embedder.describe() if embedder is not None else None},
+                      lambda f: arms_unit(f, p.zoo, p.tree, p.db, p.scorer, p.critic, budget, seed, embedder))
     smol = None
     if budget.smollm2_inputs:
         smol = cached_run(root / "smollm2", "diffusiongpt", {**p.key, "unit": "smollm2", "inputs": budget.smollm2_inputs},
@@ -306,10 +325,15 @@ def make_claims(results: list[dict]) -> list[Claim]:
 
 
 def arms_table(results: list[dict]) -> str:
-    lines = ["| arm | R (ImageReward analogue) | A (aesthetic analogue) | routing accuracy |", "| --- | --- | --- | --- |"]
+    with_cmmd = all("cmmd" in r["arms"]["arms"]["base"] for r in results)
+    lines = ["| arm | R (ImageReward analogue) | A (aesthetic analogue) | routing accuracy |" + (" CMMD vs real renders |" if with_cmmd else ""),
+             "| --- | --- | --- | --- |" + (" --- |" if with_cmmd else "")]
     for arm in ARMS:
         acc = _per_seed(results, arm, "routing_accuracy")
-        lines.append(f"| {arm} | {spread(_per_seed(results, arm, 'R'))} | {spread(_per_seed(results, arm, 'A'))} | {spread(acc)} |")
+        row = f"| {arm} | {spread(_per_seed(results, arm, 'R'))} | {spread(_per_seed(results, arm, 'A'))} | {spread(acc)} |"
+        if with_cmmd:
+            row += f" {spread(_per_seed(results, arm, 'cmmd'))} |"
+        lines.append(row)
     return "\n".join(lines)
 
 
