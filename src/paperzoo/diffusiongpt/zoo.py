@@ -67,7 +67,7 @@ UNIVERSAL = (BASE, MERGE)  # the defaults of every subject's "universal" leaf (o
 class ZooBudget:
     model: str = "tiny"  # the diffusion config of every model
     base_steps: int = 800
-    expert_steps: int = 150
+    expert_steps: int = 200
     batch_size: int = 32
     lr: float = 2e-3
     expert_lr: float = 2e-3
