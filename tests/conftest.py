@@ -29,3 +29,20 @@ def session_cache(tmp_path_factory):
 def shared_cache(session_cache, monkeypatch):
     monkeypatch.setenv("PAPERZOO_CACHE", session_cache)
     return session_cache
+
+
+@pytest.fixture
+def pooled_pixels():
+    """A stand-in CMMD image embedder (`paperzoo.cmmd.embedders.Embedder`): a fixed random
+    projection of 6x6-pooled pixels, D = 16, 48 px input, instant. For tests of pipelines
+    that score images, not of the tiny SPARC encoder."""
+    from paperzoo.cmmd.embedders import Embedder
+
+    class PooledPixels(Embedder):
+        name, fingerprint, input_size, dim = "pooled pixels (test)", "pooled-pixels-seed0", 48, 16
+
+        def _forward(self, pixels):
+            return self.model(pixels)
+
+    torch.manual_seed(0)
+    return PooledPixels(torch.nn.Sequential(torch.nn.AvgPool2d(6), torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 16)))

@@ -1,5 +1,5 @@
 """`paperzoo cmmd reproduce --quick` end to end, on a shrunk quick budget and a stand-in
-embedder (a fixed random projection of 6x6-pooled pixels, D = 16, instant), so that the
+embedder (`pooled_pixels` in tests/conftest.py: a fixed random projection of pooled pixels), so that the
 test checks the pipeline, the report and the run cache, not the tiny SPARC encoder
 (test_learning.py does that)."""
 
@@ -8,25 +8,12 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from paperzoo.cmmd import reproduce
 from paperzoo.cmmd.distortions import FAMILIES
-from paperzoo.cmmd.embedders import Embedder
 from paperzoo.core.report import SystemReport, write_report
 from paperzoo.core.verdict import VERDICTS
-
-
-class PooledPixels(Embedder):
-    name, fingerprint, input_size, dim = "pooled pixels (test)", "pooled-pixels-seed0", 48, 16
-
-    def __init__(self):
-        torch.manual_seed(0)
-        super().__init__(torch.nn.Sequential(torch.nn.AvgPool2d(6), torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 16)))
-
-    def _forward(self, pixels):
-        return self.model(pixels)
 
 
 def numbers(tree):
@@ -41,9 +28,9 @@ def numbers(tree):
 
 
 @pytest.mark.slow
-def test_quick_reproduce_report_plots_and_cache(tmp_path, monkeypatch):
+def test_quick_reproduce_report_plots_and_cache(tmp_path, monkeypatch, pooled_pixels):
     monkeypatch.setattr(reproduce, "QUICK", dict(seeds=3, n=48, sizes=(24, 48), repeats=3))
-    report = reproduce.run(tmp_path, quick=True, embedder=PooledPixels())
+    report = reproduce.run(tmp_path, quick=True, embedder=pooled_pixels)
     assert report.quick and report.command == "paperzoo cmmd reproduce --quick"
     names = [c.claim for c in report.claims]
     assert names == [f"CMMD rises with every step of {f} level" for f in FAMILIES] + [
@@ -71,5 +58,5 @@ def test_quick_reproduce_report_plots_and_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(reproduce, "distortion_curve", fail)
     monkeypatch.setattr(reproduce, "sample_size_repeat", fail)
-    again = reproduce.run(tmp_path, quick=True, embedder=PooledPixels())
+    again = reproduce.run(tmp_path, quick=True, embedder=pooled_pixels)
     assert again.claims == report.claims

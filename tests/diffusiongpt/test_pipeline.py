@@ -11,7 +11,7 @@ from paperzoo.diffusiongpt.database import AdvantageDatabase, HashedTfidf, linea
 from paperzoo.diffusiongpt.llm import RuleLLM
 from paperzoo.diffusiongpt.pipeline import DiffusionGPT, Routing
 from paperzoo.diffusiongpt.tree import build_tree, load_tree, save_tree
-from paperzoo.diffusiongpt.zoo import BASE, UNIVERSAL, Zoo, train_zoo
+from paperzoo.diffusiongpt.zoo import BASE, UNIVERSAL, train_zoo
 
 
 @pytest.fixture(scope="module")

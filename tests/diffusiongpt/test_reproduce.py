@@ -6,34 +6,18 @@ import json
 import math
 
 import pytest
-import torch
 from PIL import Image
-
-from paperzoo.cmmd.embedders import Embedder
 
 from paperzoo.core.verdict import VERDICTS
 from paperzoo.diffusiongpt import reproduce
 from paperzoo.diffusiongpt.reproduce import ARMS, QUICK
 
 
-class PooledPixels(Embedder):
-    """A stand-in CMMD embedder (a fixed random projection of 6x6-pooled pixels), instant."""
-
-    name, fingerprint, input_size, dim = "pooled pixels (test)", "pooled-pixels-seed0", 48, 16
-
-    def __init__(self):
-        torch.manual_seed(0)
-        super().__init__(torch.nn.Sequential(torch.nn.AvgPool2d(6), torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 16)))
-
-    def _forward(self, pixels):
-        return self.model(pixels)
-
-
 @pytest.mark.slow
-def test_quick_reproduce_report_plot_and_cache(tmp_path, monkeypatch):
+def test_quick_reproduce_report_plot_and_cache(tmp_path, monkeypatch, pooled_pixels):
     from dataclasses import replace
 
-    monkeypatch.setattr(reproduce, "QUICK", replace(QUICK, seeds=3, inputs=8, cmmd_embedder=PooledPixels()))
+    monkeypatch.setattr(reproduce, "QUICK", replace(QUICK, seeds=3, inputs=8, cmmd_embedder=pooled_pixels))
     report = reproduce.run(tmp_path, quick=True)
     assert report.quick and report.command == "paperzoo diffusiongpt reproduce --quick"
     assert len(report.claims) == 9

@@ -112,3 +112,25 @@ def save_cards(cards: Sequence[ModelCard], path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps([c.to_json() for c in cards], indent=1) + "\n")
     return path
+
+
+class CardZoo:
+    """What every zoo shares: its cards, looked up by key (`model_name` without the extension).
+    A zoo subclass adds `generate(key, prompts, noise, negative_prompts, generator)`."""
+
+    def __init__(self, card_file: str | Path):
+        self.card_file = Path(card_file)
+        self.cards = load_cards(self.card_file)
+        self.by_key = {c.key: c for c in self.cards}
+
+    def keys(self) -> list[str]:
+        return list(self.by_key)
+
+    def card(self, key: str) -> ModelCard:
+        if key not in self.by_key:
+            raise InputError(f"model {key!r} is not in the zoo {self.card_file}; models: {', '.join(self.by_key)}")
+        return self.by_key[key]
+
+    def checkpoint_keys(self) -> list[str]:
+        """The models a LoRA can sit on (every card that is not a LoRA)."""
+        return [c.key for c in self.cards if c.model_type != "lora"]

@@ -25,29 +25,19 @@ import torch
 from torch import Tensor
 
 from paperzoo.core.errors import CheckpointError, InputError
-from paperzoo.diffusiongpt.cards import ModelCard, load_cards
+from paperzoo.diffusiongpt.cards import CardZoo, ModelCard
 from paperzoo.diffusiongpt.llm import snap
 
 
-class DiffusersZoo:
+class DiffusersZoo(CardZoo):
     def __init__(self, card_file: str | Path, root: str | Path | None = None, device: str = "cpu",
                  dtype: torch.dtype | None = None, steps: int = 30, guidance: float = 7.5, size: int | None = None):
-        self.card_file = Path(card_file)
-        self.cards = load_cards(self.card_file)
-        self.by_key = {c.key: c for c in self.cards}
+        super().__init__(card_file)
         self.root = Path(root) if root is not None else self.card_file.parent / "checkpoints"
         self.device, self.dtype = device, dtype or (torch.float16 if str(device).startswith("cuda") else torch.float32)
         self.steps, self.guidance, self.size = steps, guidance, size
         self._key: str | None = None
         self._pipe = None
-
-    def keys(self) -> list[str]:
-        return list(self.by_key)
-
-    def card(self, key: str) -> ModelCard:
-        if key not in self.by_key:
-            raise InputError(f"model {key!r} is not in the zoo {self.card_file}; models: {', '.join(self.by_key)}")
-        return self.by_key[key]
 
     def weights(self, card: ModelCard) -> Path:
         path = Path(card.path) if card.path else Path(card.model_name)
@@ -80,7 +70,7 @@ class DiffusersZoo:
             return self._pipe
         card = self.card(key)
         if card.model_type == "lora":
-            checkpoints = [c.key for c in self.cards if c.model_type != "lora"]
+            checkpoints = self.checkpoint_keys()
             base = snap(card.resources_used[0], checkpoints) if card.resources_used else None
             if base is None:
                 raise InputError(f"LoRA {key}: its base {card.resources_used[:1]} is none of the zoo's checkpoints "

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import sys
 import random
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
@@ -44,7 +44,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from paperzoo.core.report import Claim, SystemReport, save_figure  # noqa: E402
 from paperzoo.core.runcache import cached_run  # noqa: E402
 from paperzoo.core.verdict import better, spread, unmeasured  # noqa: E402
-from paperzoo.diffusiongpt.data import PARADIGMS, STYLE_WORDS, SUBJECT_WORDS, database_prompts, user_inputs  # noqa: E402
+from paperzoo.diffusiongpt.data import STYLE_WORDS, SUBJECT_WORDS, database_prompts, user_inputs  # noqa: E402
 from paperzoo.diffusiongpt.database import AdvantageDatabase, HashedTfidf, MiniLM, prompt_key  # noqa: E402
 from paperzoo.diffusiongpt.llm import HFCausalLM, RuleLLM  # noqa: E402
 from paperzoo.diffusiongpt.pipeline import DiffusionGPT, Routing  # noqa: E402

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -30,13 +30,13 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from paperzoo.core.atomic import atomic_dir
-from paperzoo.core.errors import ConfigError, InputError
+from paperzoo.core.errors import InputError
 from paperzoo.core.registry import ConfigRegistry
 from paperzoo.diffusion import TextToImage, generate
 from paperzoo.diffusion import config as diffusion_config
 from paperzoo.diffusion.lora import LoraSpec, add_lora, fold_lora, load_lora_state, lora_state
 from paperzoo.diffusion.train import Recipe, train
-from paperzoo.diffusiongpt.cards import ModelCard, load_cards, save_cards
+from paperzoo.diffusiongpt.cards import CardZoo, ModelCard, save_cards
 from paperzoo.diffusiongpt.llm import snap
 from paperzoo.world.styles import StyledConfig, domains, make_styled, styled_scene
 
@@ -208,32 +208,22 @@ def load_expert(root: Path, key: str, base_names: Sequence[str] = ()) -> TextToI
 # ------------------------------------------------------------------------------ using it
 
 
-class Zoo:
-    """The cards and their generators; models are loaded on first use (a few kept in memory)."""
+class Zoo(CardZoo):
+    """The world zoo's cards and their generators; models are loaded on first use (a few kept in memory)."""
 
     def __init__(self, root: str | Path, sample_steps: int = 10, guidance: float = 3.0, keep: int = 3,
                  card_file: str | Path | None = None):
         self.root = Path(root)
-        self.cards = load_cards(card_file or self.root / "cards.json")
-        self.by_key = {c.key: c for c in self.cards}
+        super().__init__(card_file or self.root / "cards.json")
         self.sample_steps, self.guidance, self.keep = sample_steps, guidance, keep
         self._loaded: OrderedDict[str, TextToImage] = OrderedDict()
-
-    def keys(self) -> list[str]:
-        return list(self.by_key)
-
-    def card(self, key: str) -> ModelCard:
-        if key not in self.by_key:
-            raise InputError(f"model {key!r} is not in the zoo; models: {', '.join(self.by_key)}")
-        return self.by_key[key]
 
     def model(self, key: str) -> TextToImage:
         card = self.card(key)
         if key not in self._loaded:
             path = self.root / (card.path or card.key)
             if card.model_type == "lora":
-                checkpoints = [c.key for c in self.cards if c.model_type != "lora"]
-                self._loaded[key] = load_expert(self.root, card.path or card.key, checkpoints)
+                self._loaded[key] = load_expert(self.root, card.path or card.key, self.checkpoint_keys())
             else:
                 self._loaded[key] = TextToImage.from_pretrained(path).eval()
             while len(self._loaded) > self.keep:
