@@ -41,3 +41,14 @@ def test_quick_reproduce_report_plot_and_cache(tmp_path, monkeypatch, pooled_pix
     # a second run is served from the cache
     again = reproduce.run(tmp_path, quick=True)
     assert [c.verdict for c in again.claims] == [c.verdict for c in report.claims]
+
+
+def test_the_full_budget_asks_for_what_the_world_has():
+    """The full run's database takes distinct captions, of which the world has 192 on the database's pairs."""
+    from paperzoo.diffusiongpt.data import database_prompts
+    from paperzoo.diffusiongpt.reproduce import FULL, WORLD
+
+    prompts = database_prompts(WORLD, 0, FULL.db_prompts)
+    assert len(set(prompts)) == FULL.db_prompts
+    with pytest.raises(ValueError, match="the world has 192"):
+        database_prompts(WORLD, 0, 193)

@@ -51,7 +51,8 @@ from paperzoo.diffusiongpt.pipeline import DiffusionGPT, Routing  # noqa: E402
 from paperzoo.diffusiongpt.rewards import ConsistencyScorer, RealnessCritic, train_critic, train_scorer  # noqa: E402
 from paperzoo.diffusiongpt.tree import build_tree, load_tree, save_tree  # noqa: E402
 from paperzoo.diffusiongpt.zoo import BASE, BUDGETS, UNIVERSAL, Zoo, expert_of, train_zoo  # noqa: E402
-from paperzoo.world.styles import StyledConfig  # noqa: E402
+from paperzoo.core.pretrained import MissingPackageError  # noqa: E402
+from paperzoo.world.styles import StyledConfig, make_styled  # noqa: E402
 
 TITLE = "DiffusionGPT: LLM-Driven Text-to-Image Generation System"
 WORLD = StyledConfig()
@@ -92,7 +93,7 @@ def _embedder(name: str, prompts):
     if name == "minilm":
         try:
             return MiniLM()
-        except Exception:  # the carrier package is missing: the documented fallback
+        except MissingPackageError:  # the carrier package is missing: the documented fallback
             pass
     return HashedTfidf().fit(prompts)
 
@@ -102,17 +103,15 @@ def _embedder(name: str, prompts):
 
 def rewards_unit(folder: Path, zoo: Zoo, budget: Budget, seed: int) -> dict:
     scorer = train_scorer(WORLD, seed, steps=budget.scorer_steps)
-    prompts = database_prompts(WORLD, seed + 1, budget.critic_fakes)
+    prompts = make_styled(WORLD, seed + 1, budget.critic_fakes, split="train").captions  # repeats are fine here
     fakes = zoo.generate(BASE, prompts, _noise(seed, 1, len(prompts)))
     critic = train_critic(WORLD, seed, fakes, steps=budget.critic_steps)
     scorer.save_pretrained(folder / "scorer")
     critic.save_pretrained(folder / "critic")
-    from paperzoo.world.styles import make_styled
-
     real = make_styled(WORLD, seed, 256, split="test")
     acc = scorer.accuracy(real.images_float(), {"shape": real.shapes, "colour": real.colours, "size": real.sizes,
                                                 "style": real.styles})
-    noise_r = float(scorer.reward(real.captions, torch.rand(256, 3, 32, 32) * 2 - 1).mean())
+    noise_r = float(scorer.reward(real.captions, _noise(seed, 4, 256).clamp(-1, 1)).mean())
     return {"scorer_accuracy": acc, "R_real": float(scorer.reward(real.captions, real.images_float()).mean()),
             "R_noise": noise_r, "A_real": float(critic.score(real.images_float()).mean()),
             "A_base_samples": float(critic.score(fakes).mean())}
