@@ -129,3 +129,51 @@ def test_cli_generate_on_a_card_file(zoo_files, tmp_path):
     assert result.exit_code == 0, result.output
     assert "model:        circleLines" in result.output and Image.open(out).size == (64, 64)
     assert (zoo_files / "model_data.tree-RuleLLM.json").is_file()  # the tree is built once and kept beside the cards
+
+
+def test_cli_build_db_with_imagereward_then_generate_with_it(zoo_files, tmp_path):
+    """`build-db` on a card file: both models draw every prompt, the tiny ImageReward of the
+    parity fixture scores them, the database is written in the official schema and `generate` uses it."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+    from safetensors.torch import load_file
+
+    from paperzoo.cli import main
+    from paperzoo.diffusiongpt.database import AdvantageDatabase
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "diffusiongpt"
+    ir = tmp_path / "imagereward"
+    ir.mkdir()
+    torch.save(load_file(str(fixture / "tiny_imagereward.safetensors")), ir / "ImageReward.pt")
+    shutil.copy(fixture / "med_config.json", ir)
+    shutil.copytree(fixture / "tokenizer", ir / "tokenizer")
+    (tmp_path / "prompts.txt").write_text("a red circle in outline style\na blue square\na green cross in photo style\n")
+    db_dir = tmp_path / "db"
+    args = ["diffusiongpt", "build-db", "--zoo", str(zoo_files / "model_data.json"), "--prompts",
+            str(tmp_path / "prompts.txt"), "--imagereward", str(ir), "--embedder", "tfidf", "--steps", "2",
+            "--batch-size", "2", "--out", str(db_dir)]
+    result = CliRunner().invoke(main, args, env={"PAPERZOO_CACHE": str(tmp_path / "c")})
+    assert result.exit_code == 0, result.output
+    db = AdvantageDatabase.load(db_dir)
+    assert len(db) == 3 and set(db.scores["a blue square"]) == {"tinyBase_v1", "circleLines"}
+    assert not (tmp_path / "db.partial").exists()  # the per-model scores are removed once the database is whole
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code != 0 and "exists" in again.output
+    out = tmp_path / "x.png"
+    result = CliRunner().invoke(main, ["diffusiongpt", "generate", "a blue square", "--zoo", str(zoo_files / "model_data.json"),
+                                       "--database", str(db_dir), "--steps", "2", "--scale", "1", "--out", str(out)],
+                                env={"PAPERZOO_CACHE": str(tmp_path / "c")})
+    assert result.exit_code == 0, result.output
+    assert "database hit: 'a blue square' -> " in result.output  # the look-up used the new database
+
+
+def test_cli_build_db_on_a_card_file_needs_prompts_and_imagereward(zoo_files, tmp_path):
+    from click.testing import CliRunner
+
+    from paperzoo.cli import main
+
+    result = CliRunner().invoke(main, ["diffusiongpt", "build-db", "--zoo", str(zoo_files / "model_data.json"),
+                                       "--out", str(tmp_path / "db")])
+    assert result.exit_code != 0 and "--prompts" in result.output and "--imagereward" in result.output

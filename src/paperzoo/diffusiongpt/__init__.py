@@ -13,6 +13,8 @@ Where each part of the paper lives:
     the controllers: rule, any local HF causal LM, SmolLM2                 llm.py
     §II-B Tree-of-Thought of models: build and search                     tree.py
     §II-C the advantage database (top-5 prompts, top-5 models each)       database.py
+    §II-C building it: draw every prompt with every model, score it       builddb.py
+    ImageReward from a local checkpoint (the paper's reward)               imagereward.py
     §II-C/D selection, prompt extension, generation; the routing trace    pipeline.py
     Table I model cards (the official schema)                             cards.py
     the zoo: base, LoRA experts, merge (on paperzoo.diffusion)            zoo.py

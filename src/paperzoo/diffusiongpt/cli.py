@@ -157,21 +157,60 @@ def zoo(zoo_budget, grid, as_json, device, seed):
 
 
 @cli.command("build-db")
-@click.option("--zoo", "zoo_budget", type=click.Choice(["full", "smoke"]), default="full", show_default=True,
-              help="Which world zoo (trained once and cached).")
-@out_option("diffusiongpt-db", "Where to copy the database (prompts.json, embeddings.safetensors, prompt2scores.json).")
+@click.option("--zoo", "zoo_budget", default="full", show_default=True, metavar="full|smoke|CARDS.json",
+              help="A world zoo (its database is built with it, scored by the world's ImageReward analogue) or a JSON "
+                   "file of model cards for Stable Diffusion checkpoints and LoRAs (needs --prompts and --imagereward).")
+@click.option("--prompts", type=click.Path(path_type=Path), default=None,
+              help="CARDS.json zoo: the database prompts, one per line.")
+@click.option("--imagereward", type=click.Path(path_type=Path), default=None,
+              help="CARDS.json zoo: a local ImageReward folder holding ImageReward.pt, med_config.json and a "
+                   "bert-base-uncased tokenizer folder `tokenizer/` (as released by THUDM/ImageReward).")
+@click.option("--embedder", type=click.Choice(["minilm", "tfidf"]), default="minilm", show_default=True,
+              help="CARDS.json zoo: the prompt embedding (all-MiniLM-L6-v2, real weights; or hashed TF-IDF).")
+@click.option("--steps", type=int, default=30, show_default=True, help="Sampling steps for a CARDS.json zoo.")
+@click.option("--guidance", type=float, default=7.5, show_default=True, help="Guidance scale for a CARDS.json zoo.")
+@click.option("--batch-size", type=int, default=4, show_default=True, help="Prompts drawn per call for a CARDS.json zoo.")
+@out_option("diffusiongpt-db", "The database folder (prompts.json, embeddings.safetensors, prompt2scores.json); a "
+                               "CARDS.json build keeps per-model scores in OUT.partial/ and resumes from them.")
 @device_option
 @seed_option
-def build_db(zoo_budget, out, device, seed):
-    """Build the advantage database: every zoo model draws every database prompt, the ImageReward analogue scores
-    it, the prompts are embedded (all-MiniLM-L6-v2, else hashed TF-IDF); stored in the official schema."""
+def build_db(zoo_budget, prompts, imagereward, embedder, steps, guidance, batch_size, out, device, seed):
+    """Build the advantage database: every zoo model draws every database prompt, ImageReward (or the world's
+    analogue) scores it, the prompts are embedded; stored in the official schema."""
     import shutil
 
-    p = _world_system(zoo_budget, seed, resolve_device(device))
     if out.exists():
         raise InputError(f"--out {out} exists; choose a new folder")
-    shutil.copytree(p.zoo.root.parent / "database" / "db", out)
-    click.echo(f"{len(p.db)} prompts x {len(p.zoo.keys())} models, {p.db.embedder_name} embeddings; wrote {out}")
+    if zoo_budget in ("full", "smoke"):
+        p = _world_system(zoo_budget, seed, resolve_device(device))
+        shutil.copytree(p.zoo.root.parent / "database" / "db", out)
+        click.echo(f"{len(p.db)} prompts x {len(p.zoo.keys())} models, {p.db.embedder_name} embeddings; wrote {out}")
+        return
+    from paperzoo.diffusiongpt.builddb import build_database, read_prompts
+    from paperzoo.diffusiongpt.database import embedder as make_embedder
+    from paperzoo.diffusiongpt.imagereward import ImageReward
+    from paperzoo.diffusiongpt.realscale import DiffusersZoo
+
+    cards = Path(zoo_budget)
+    if not cards.is_file():
+        raise InputError(f"--zoo {cards}: expected 'full', 'smoke' or a JSON file of model cards")
+    if prompts is None or imagereward is None:
+        raise InputError("a CARDS.json zoo needs --prompts FILE (one prompt per line) and --imagereward FOLDER")
+    if batch_size < 1:
+        raise InputError(f"--batch-size {batch_size}: must be >= 1")
+    texts = read_prompts(prompts)
+    dev = resolve_device(device)
+    zoo = DiffusersZoo(cards, device=dev, steps=steps, guidance=guidance)
+    reward = ImageReward.from_local(imagereward).to(dev)
+    embed = make_embedder(embedder, fit_on=texts)
+    work = out.with_name(out.name + ".partial")
+    db, means = build_database(zoo, texts, reward.reward, embed, seed=seed, batch_size=batch_size, work=work,
+                               progress=True)
+    db.save(out)
+    shutil.rmtree(work, ignore_errors=True)
+    for key, r in sorted(means.items(), key=lambda kv: -kv[1]):
+        click.echo(f"{key:<40} mean ImageReward {r:+.3f}")
+    click.echo(f"{len(db)} prompts x {len(means)} models, {db.embedder_name} embeddings; wrote {out}")
 
 
 cli.add_command(reproduce_command(

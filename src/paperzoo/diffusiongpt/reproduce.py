@@ -45,7 +45,8 @@ from paperzoo.core.report import Claim, SystemReport, save_figure  # noqa: E402
 from paperzoo.core.runcache import cached_run  # noqa: E402
 from paperzoo.core.verdict import better, spread, unmeasured  # noqa: E402
 from paperzoo.diffusiongpt.data import STYLE_WORDS, SUBJECT_WORDS, database_prompts, user_inputs  # noqa: E402
-from paperzoo.diffusiongpt.database import AdvantageDatabase, HashedTfidf, MiniLM, prompt_key  # noqa: E402
+from paperzoo.diffusiongpt.builddb import build_database  # noqa: E402
+from paperzoo.diffusiongpt.database import AdvantageDatabase, HashedTfidf, MiniLM  # noqa: E402
 from paperzoo.diffusiongpt.llm import HFCausalLM, RuleLLM  # noqa: E402
 from paperzoo.diffusiongpt.pipeline import DiffusionGPT, Routing  # noqa: E402
 from paperzoo.diffusiongpt.rewards import ConsistencyScorer, RealnessCritic, train_critic, train_scorer  # noqa: E402
@@ -119,15 +120,8 @@ def rewards_unit(folder: Path, zoo: Zoo, budget: Budget, seed: int) -> dict:
 
 def database_unit(folder: Path, zoo: Zoo, scorer: ConsistencyScorer, budget: Budget, seed: int) -> dict:
     prompts = database_prompts(WORLD, seed, budget.db_prompts)
-    noise = _noise(seed, 2, len(prompts))
-    scores = {prompt_key(p): {} for p in prompts}
-    per_model = {}
-    for key in zoo.keys():
-        r = scorer.reward(prompts, zoo.generate(key, prompts, noise))
-        per_model[key] = float(r.mean())
-        for p, v in zip(prompts, r.tolist()):
-            scores[prompt_key(p)][key] = {"image_reward": v}
-    db = AdvantageDatabase.build(prompts, scores, _embedder(budget.embedder, prompts))
+    db, per_model = build_database(zoo, prompts, scorer.reward, _embedder(budget.embedder, prompts),
+                                   noise=_noise(seed, 2, len(prompts)), batch_size=len(prompts))
     db.save(folder / "db")
     return {"embedder": db.embedder_name, "mean_R_per_model": per_model}
 
