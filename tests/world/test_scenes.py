@@ -215,8 +215,8 @@ def test_patch_targets_match_loop(batch):
 
 
 def test_config_errors():
-    with pytest.raises(ConfigError, match="colours.*'purple'.*red"):
-        SceneConfig(colours=("red", "purple"))
+    with pytest.raises(ConfigError, match="colours.*'pink'.*red"):
+        SceneConfig(colours=("red", "pink"))
     with pytest.raises(ConfigError, match="shapes"):
         SceneConfig(shapes=("hexagon",))
     with pytest.raises(ConfigError, match="min_objects"):

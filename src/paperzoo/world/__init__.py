@@ -6,7 +6,9 @@ with the same seed see identical data; fixed evaluation sets are cached on disk 
 `$PAPERZOO_CACHE/world/` (default: the user cache folder).
 
 `scenes` is the first part: images of coloured shapes with compositional captions,
-per-object masks and boxes, and the caption-word -> object map. `speech` is a small
+per-object masks and boxes, and the caption-word -> object map; `captions` varies those
+captions (templates, partial mention, synonyms, distractors, a larger object vocabulary) for
+`captions.VARIED`, where a word's slot no longer says which object it describes. `speech` is a small
 corpus of English sentences spoken by espeak-ng (a procedural source-filter speaker where
 it is missing) at 22,050 Hz, normalised as FreGrad's data pipeline does.
 
@@ -22,7 +24,7 @@ the held-out hash rule (`is_held_out`, `key_hash`), the per-example random strea
 them as sibling modules.
 """
 
-from paperzoo.world import checkable, conversations
+from paperzoo.world import captions, checkable, conversations
 from paperzoo.world.conversations import (
     CONVERSATIONS_VERSION,
     REFUSAL,
@@ -92,7 +94,7 @@ from paperzoo.world.speech import (
 )
 
 __all__ = [
-    "checkable", "conversations", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
+    "captions", "checkable", "conversations", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
     "chunk_sentences",
     "is_held_out", "key_hash", "pre_tokenizer", "split_words", "word_tokenizer", "world_rng",
     "ATTRIBUTES", "BACKGROUND_TOKEN", "BACKGROUNDS", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",

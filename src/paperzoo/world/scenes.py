@@ -68,6 +68,20 @@ BACKGROUNDS: dict[str, tuple[float, float, float]] = {
     "brown": (0.36, 0.22, 0.10),
 }
 SPLIT_IDS: dict[str, int] = {"train": 0, "eval": 1, "test": 2}
+# A larger vocabulary of objects, for the varied-caption world (`captions.py`). Kept apart
+# from the tuples above, which are the defaults of SceneConfig (the default world is pinned).
+EXTRA_SHAPES: tuple[str, ...] = ("ring", "frame", "bar", "arch")  # hollow circle, hollow square, wide bar, half disc
+EXTRA_COLOURS: dict[str, tuple[float, float, float]] = {
+    "orange": (0.98, 0.55, 0.10),
+    "purple": (0.55, 0.20, 0.80),
+    "white": (0.93, 0.93, 0.93),
+}
+EXTRA_SIZES: dict[str, float] = {"medium": 15 / 48}
+EXTRA_TEXTURES: tuple[str, ...] = ("checked",)
+ALL_SHAPES: tuple[str, ...] = SHAPES + EXTRA_SHAPES
+ALL_COLOURS: dict[str, tuple[float, float, float]] = {**COLOURS, **EXTRA_COLOURS}
+ALL_SIZES: dict[str, float] = {**SIZES, **EXTRA_SIZES}
+ALL_TEXTURES: tuple[str, ...] = TEXTURES + EXTRA_TEXTURES
 
 PAD, UNK = "[pad]", "[unk]"
 # Every possible attribute value, not only a config's, so ids are stable across configs.
@@ -88,7 +102,7 @@ MIN_EXTENT = 5  # below this many pixels the shapes stop being distinguishable
 
 def size_extent(size: str, image_size: int) -> int:
     """Side in pixels of an object of this size in an `image_size` image."""
-    return max(1, round(SIZES[size] * image_size))
+    return max(1, round(ALL_SIZES[size] * image_size))
 
 
 ATTRIBUTES: tuple[str, ...] = ("size", "texture", "colour", "shape")  # caption word order per object
@@ -116,9 +130,12 @@ class SceneConfig:
     caption_words: tuple[str, ...] = ATTRIBUTES
     # Named backgrounds to draw from, e.g. ("black", "grey", "brown"); empty: the unnamed dark canvas.
     backgrounds: tuple[str, ...] = ()
+    # "fixed": "obj0 rel obj1 rel obj2" in fixed slots; "varied": templates, partial mention,
+    # synonyms and distractors (`captions.py`; `captions.VARIED` is the named config).
+    captions: str = "fixed"
 
     def __post_init__(self):
-        for name, allowed in (("shapes", SHAPES), ("colours", COLOURS), ("sizes", SIZES), ("textures", TEXTURES)):
+        for name, allowed in (("shapes", ALL_SHAPES), ("colours", ALL_COLOURS), ("sizes", ALL_SIZES), ("textures", ALL_TEXTURES)):
             values = getattr(self, name)
             if isinstance(values, str):
                 raise ConfigError(f"SceneConfig.{name}: expected a tuple of names, got the string {values!r}")
@@ -149,20 +166,37 @@ class SceneConfig:
         if smallest < MIN_EXTENT:
             raise ConfigError(
                 f"SceneConfig.image_size: {self.image_size} makes the smallest objects {smallest} px; "
-                f"need >= {MIN_EXTENT} px (image_size >= {math.ceil(MIN_EXTENT / min(SIZES[s] for s in self.sizes))})"
+                f"need >= {MIN_EXTENT} px (image_size >= {math.ceil(MIN_EXTENT / min(ALL_SIZES[s] for s in self.sizes))})"
             )
         if _grid_cells(self) ** 2 < self.max_objects:
             raise ConfigError(
                 f"SceneConfig.image_size: {self.image_size} px cannot hold max_objects={self.max_objects} "
                 f"non-overlapping objects of size {self._largest!r}; use a larger image or fewer objects"
             )
-        need = max_caption_length(self.max_objects, any(t != "plain" for t in self.textures), self.caption_words, bool(self.backgrounds))
+        if self.captions not in ("fixed", "varied"):
+            raise ConfigError(f"SceneConfig.captions: {self.captions!r}; expected 'fixed' or 'varied'")
+        textured = any(t != "plain" for t in self.textures)
+        if self.captions == "varied":
+            from paperzoo.world.captions import max_varied_length
+
+            need = max_varied_length(self.max_objects, textured, bool(self.backgrounds))
+        else:
+            need = max_caption_length(self.max_objects, textured, self.caption_words, bool(self.backgrounds))
         if self.max_tokens < need:
             raise ConfigError(f"SceneConfig.max_tokens: {self.max_tokens} is too short; captions of this config need up to {need}")
 
     @property
+    def vocab(self) -> tuple[str, ...]:
+        """The words its captions use: VOCAB, or `captions.VARIED_VOCAB` (VOCAB plus new words) for varied captions."""
+        if self.captions == "varied":
+            from paperzoo.world.captions import VARIED_VOCAB
+
+            return VARIED_VOCAB
+        return VOCAB
+
+    @property
     def _largest(self) -> str:
-        return max(self.sizes, key=SIZES.__getitem__)
+        return max(self.sizes, key=ALL_SIZES.__getitem__)
 
 
 def _grid_cells(config: SceneConfig) -> int:
@@ -263,7 +297,15 @@ def _inside(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return du + dv <= 0.5
     if shape == "cross":  # plus sign, arms a third of the extent wide
         return (du <= 1 / 6) | (dv <= 1 / 6)
-    raise InputError(f"shape: unknown {shape!r}; allowed: {', '.join(SHAPES)}")
+    if shape == "ring":  # a circle's outer band, a fifth of the extent thick
+        return (du**2 + dv**2 <= 0.25) & (du**2 + dv**2 >= 0.09)
+    if shape == "frame":  # a square's border, a fifth of the extent thick
+        return np.broadcast_to((du <= 0.5) & (dv <= 0.5), np.broadcast_shapes(u.shape, v.shape)) & ((du >= 0.3) | (dv >= 0.3))
+    if shape == "bar":  # the full width, the middle 40 % of the height
+        return np.broadcast_to(dv <= 0.2, np.broadcast_shapes(u.shape, v.shape))
+    if shape == "arch":  # the upper half of a disc whose centre is on the box's bottom edge
+        return du**2 + (1 - v) ** 2 <= 0.25
+    raise InputError(f"shape: unknown {shape!r}; allowed: {', '.join(ALL_SHAPES)}")
 
 
 def _texture_factor(texture: str, s: int) -> np.ndarray | float:
@@ -275,7 +317,9 @@ def _texture_factor(texture: str, s: int) -> np.ndarray | float:
         return np.where((y // 2) % 2 == 1, 0.5, 1.0)
     if texture == "dotted":  # 2x2 dots on a 4-px grid
         return np.where(((y % 4) >= 2) & ((x % 4) >= 2), 0.4, 1.0)
-    raise InputError(f"texture: unknown {texture!r}; allowed: {', '.join(TEXTURES)}")
+    if texture == "checked":  # 2-px checkerboard, every other square at half brightness
+        return np.where(((y // 2) + (x // 2)) % 2 == 1, 0.5, 1.0)
+    raise InputError(f"texture: unknown {texture!r}; allowed: {', '.join(ALL_TEXTURES)}")
 
 
 def _place(extents: list[int], config: SceneConfig, rng: np.random.Generator) -> list[tuple[int, int, int, int]]:
@@ -331,7 +375,7 @@ def paint_scene(
         s = x1 - x0
         c = (np.arange(s, dtype=np.float32) + 0.5) / s  # pixel centres across the box
         inside = _inside(obj.shape, c[None, :], c[:, None])
-        colour = np.asarray(rgb[i] if rgb is not None else COLOURS[obj.colour], dtype=np.float32) * brightness[i]
+        colour = np.asarray(rgb[i] if rgb is not None else ALL_COLOURS[obj.colour], dtype=np.float32) * brightness[i]
         factor = np.broadcast_to(np.asarray(_texture_factor(obj.texture, s), dtype=np.float32), (s, s))
         fill = factor[..., None] * colour  # (s, s, 3)
         # the part of the box inside the image
@@ -359,7 +403,12 @@ def render_scene(config: SceneConfig, rng: np.random.Generator) -> Scene:
     objects = [SceneObject(*p, box=b) for p, b in zip(picks, boxes)]
     image, masks = paint_scene(objects, config, rng, background)
     order = [int(i) for i in rng.permutation(n)]
-    words, token_object = describe(objects, order, config.caption_words, background)
+    if config.captions == "varied":
+        from paperzoo.world.captions import varied_caption
+
+        words, token_object = varied_caption(objects, config, rng, background)
+    else:
+        words, token_object = describe(objects, order, config.caption_words, background)
     return Scene(image=image, objects=objects, masks=masks, words=words, token_object=token_object, background=background)
 
 
@@ -378,17 +427,18 @@ def scene(config: SceneConfig, seed: int, index: int, split: str = "train") -> S
 # ---------------------------------------------------------------------------- tokens
 
 
-def tokenize(words: Sequence[str], max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+def tokenize(words: Sequence[str], max_tokens: int, vocab: Sequence[str] = VOCAB) -> tuple[np.ndarray, np.ndarray]:
     """Word ids padded with PAD_ID to `max_tokens`, and the real-token mask.
 
-    Words outside VOCAB map to UNK_ID. A caption longer than `max_tokens` raises, never
+    Words outside `vocab` (VOCAB or an extension of it) map to UNK_ID. A caption longer than `max_tokens` raises, never
     silently truncates: a cut caption would drop the words the evaluations ask about.
     Returns ids (max_tokens,) int64 and mask (max_tokens,) bool.
     """
     if len(words) > max_tokens:
         raise InputError(f"caption: {len(words)} words exceed max_tokens={max_tokens}: {' '.join(words)!r}")
     ids = np.full(max_tokens, PAD_ID, dtype=np.int64)
-    ids[: len(words)] = [WORD_TO_ID.get(w, UNK_ID) for w in words]
+    ids_of = WORD_TO_ID if vocab is VOCAB else {w: i for i, w in enumerate(vocab)}
+    ids[: len(words)] = [ids_of.get(w, UNK_ID) for w in words]
     mask = np.zeros(max_tokens, dtype=bool)
     mask[: len(words)] = True
     return ids, mask
@@ -517,7 +567,7 @@ class SceneBatch:
                     batch.attributes[b, j] = [lk[v] for lk, v in zip(lookups, (obj.shape, obj.colour, obj.size, obj.texture))]
                 except KeyError as e:
                     raise InputError(f"scenes[{b}].objects[{j}]: attribute {e} is not in the config") from None
-            batch.token_ids[b], batch.token_mask[b] = tokenize(s.words, length)
+            batch.token_ids[b], batch.token_mask[b] = tokenize(s.words, length, config.vocab)
             batch.token_object[b, : len(s.token_object)] = s.token_object
             if s.background is not None:
                 if s.background not in config.backgrounds:
