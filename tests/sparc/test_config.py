@@ -39,12 +39,18 @@ def test_patch_counts_and_tiny():
     assert [sparc.config(n).vision.num_patches for n in ("vit-b-32", "vit-b-16", "vit-l-14", "tiny")] == [49, 196, 256, 36]
     tiny = sparc.config("tiny")
     assert len(VOCAB) <= tiny.text.vocab_size
+    from paperzoo.sparc.train import world_scene_config
+    from paperzoo.world.captions import VARIED, VARIED_VOCAB
+
+    varied = sparc.config("tiny-varied")
+    assert len(VARIED_VOCAB) <= varied.text.vocab_size and varied.text.context_length >= VARIED.max_tokens
+    assert world_scene_config(varied) == VARIED and world_scene_config(tiny).captions == "fixed"
     with torch.device("meta"):
         assert round(count(sparc.VisionTransformer(tiny.vision)) / 1e6, 2) == 0.82  # card §5
 
 
 def test_registry_and_bad_values():
-    assert sparc.configs() == ["tiny", "vit-b-32", "vit-b-16", "vit-l-14"]
+    assert sparc.configs() == ["tiny", "tiny-varied", "vit-b-32", "vit-b-16", "vit-l-14"]
     with pytest.raises(ConfigError, match="unknown sparc config 'vit-h-14'"):
         sparc.config("vit-h-14")
     with pytest.raises(ConfigError, match="weighting='argmax'"):

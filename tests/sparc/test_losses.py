@@ -478,3 +478,33 @@ def test_other_validation():
     v, t, mask = make_batch([3, 2])
     with pytest.raises(InputError, match="local_reduktion"):
         sparc_loss(v.mean(1), t.mean(1), v, t, mask, 1.0, local_reduktion="token")
+
+
+def test_the_objective_is_invariant_to_permuting_a_captions_tokens():
+    """L_f contrasts a token's grouped embedding with the same caption's other tokens, and L_g
+    sees the tokens' mean: shuffling the token embeddings within each caption leaves Eq. 7
+    unchanged, on any world. So the loss alone cannot say which word owns which patch group;
+    only the data can (a word recurring at varied slots: `paperzoo.world.captions`). Shuffling
+    across captions (a token moved to another caption) does change it."""
+    from paperzoo.sparc.losses import fine_grained_loss, global_loss
+
+    g = torch.Generator().manual_seed(0)
+    B, L, P, d = 4, 6, 9, 8
+    v_patches, t_tokens = torch.randn(B, P, d, generator=g), torch.randn(B, L, d, generator=g)
+    mask = torch.ones(B, L, dtype=torch.bool)
+    mask[1, 4:] = False
+
+    def total(t):
+        t_global = (t * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        return 0.5 * global_loss(v_patches.mean(1), t_global, logit_scale=10.0) + fine_grained_loss(
+            v_patches, t, mask, logit_scale=10.0)
+
+    shuffled = t_tokens.clone()
+    for b in range(B):
+        real = mask[b].nonzero().flatten()
+        shuffled[b, real] = t_tokens[b, real[torch.randperm(len(real), generator=g)]]
+    assert not torch.equal(shuffled, t_tokens)
+    torch.testing.assert_close(total(shuffled), total(t_tokens), rtol=1e-6, atol=1e-6)
+    across = t_tokens.clone()
+    across[0, 0], across[2, 0] = t_tokens[2, 0], t_tokens[0, 0]
+    assert abs(float(total(across) - total(t_tokens))) > 1e-4

@@ -59,7 +59,7 @@ def train(config_name, train_config, data, tokenizer, steps, batch_size, lr, lam
     config = registry.get(config_name)
     changes = {k: v for k, v in {"lambda_fine": lambda_fine, "weighting": weighting, "sigma": sigma}.items() if v is not None}
     config = replace(config, **changes)
-    train_config = train_config or ("tiny" if config_name == "tiny" else "paper-vit-b")
+    train_config = train_config or ("tiny" if config_name.startswith("tiny") else "paper-vit-b")
     data = data[0] if len(data) == 1 else list(data)
     model, history = run(
         config, train_config, out_dir=out, data=data, tokenizer=tokenizer, seed=seed, device=resolve_device(device),

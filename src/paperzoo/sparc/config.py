@@ -108,9 +108,12 @@ class TrainConfig:
 TINY_VISION = VisionConfig(image_size=48, patch_size=8, width=128, layers=4, heads=4)
 TINY_TEXT = TextConfig(vocab_size=64, context_length=16, width=128, layers=3, heads=4)
 TEXT_BASE = TextConfig()
+# The varied-caption world (`paperzoo.world.captions.VARIED`): 70 words, captions up to 30.
+TINY_VARIED_TEXT = TextConfig(vocab_size=80, context_length=30, width=128, layers=3, heads=4)
 
 registry: ConfigRegistry[SparcConfig] = ConfigRegistry("sparc")
 registry.register("tiny", SparcConfig(vision=TINY_VISION, text=TINY_TEXT, embed_dim=64))
+registry.register("tiny-varied", SparcConfig(vision=TINY_VISION, text=TINY_VARIED_TEXT, embed_dim=64))
 registry.register("vit-b-32", SparcConfig(vision=VisionConfig(patch_size=32), text=TEXT_BASE))
 registry.register("vit-b-16", SparcConfig(vision=VisionConfig(patch_size=16), text=TEXT_BASE))
 registry.register(

@@ -68,7 +68,13 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 
 def world_scene_config(config: SparcConfig) -> SceneConfig:
-    """The scene world matching a config's image size and context length."""
+    """The scene world matching a config: the varied-caption world for `tiny-varied`'s text
+    encoder, else the default world at the config's image size and context length."""
+    from paperzoo.sparc.config import TINY_VARIED_TEXT
+    from paperzoo.world.captions import VARIED
+
+    if config.text == TINY_VARIED_TEXT:
+        return replace(VARIED, image_size=config.vision.image_size)
     return SceneConfig(image_size=config.vision.image_size, max_tokens=config.text.context_length)
 
 
