@@ -9,15 +9,13 @@ import pytest
 from PIL import Image
 
 from paperzoo.core.verdict import VERDICTS
-from paperzoo.sparc.config import config
 from paperzoo.sparc.reproduce import EXPECTED_MINUTES, UNTRAINED, Budget, reproduce, run_one, variants, worlds
 
 SMOKE = Budget(steps=4, batch_size=8, seeds=1, eval_count=80, flops_batch=16)
 
 
 def test_untrained_run_is_cached_and_keyed_on_its_settings(tmp_path):
-    base = config("tiny")
-    world = worlds(base)["full captions"]
+    base, world = worlds()["fixed captions"]
     budget = Budget(steps=0, batch_size=0, seeds=1, eval_count=40)
     first = run_one(base, world, 0, budget, tmp_path / "run", "cpu")
     assert first["history"] == [] and math.isfinite(first["metrics"]["loc_pointing"])
@@ -33,12 +31,11 @@ def test_untrained_run_is_cached_and_keyed_on_its_settings(tmp_path):
 def test_smoke_reproduction_reports_every_claim(tmp_path):
     report = reproduce(tmp_path, SMOKE, quick=True, progress=False)
     assert report.quick and "QUICK" in report.to_markdown()
-    base = config("tiny")
-    # Per world: pointing, IoU, segmentation, retrieval, K-Pna; the two T8 ablations where they run;
-    # the stop-word option on shape captions; and the FLOP ratio once.
-    expected = sum(5 + 2 * ("SPARC softmax" in variants(base, w)) + ("SPARC no stop words" in variants(base, w))
-                   for w in worlds(base)) + 1
-    assert len(report.claims) == expected == 21
+    setups = worlds()
+    # Per world: five localisation metrics, segmentation, retrieval, K-Pna; the two T8 ablations
+    # on varied captions; and the FLOP ratio once.
+    expected = sum(8 + 2 * ("SPARC softmax" in variants(base, w)) for w, (base, _) in setups.items()) + 1
+    assert len(report.claims) == expected == 19
     for claim in report.claims:
         assert claim.holds in VERDICTS and claim.ours
         if claim.verdict.kind == "better":
@@ -47,12 +44,12 @@ def test_smoke_reproduction_reports_every_claim(tmp_path):
     flops = report.claims[-1]  # SPARC's extra loss costs about 1% of a training step at any batch
     assert flops.verdict.kind == "deterministic" and flops.holds == "yes", flops
     results = sorted((tmp_path / "sparc" / "runs").glob("*/*/result.json"))
-    assert len(results) == sum(len(variants(base, w)) + 1 for w in worlds(base))  # + the untrained model
+    assert len(results) == sum(len(variants(base, w)) + 1 for w, (base, _) in setups.items())  # + the untrained model
     for path in results:
         metrics = json.loads(path.read_text())["metrics"]
         assert metrics and all(math.isfinite(v) for v in metrics.values()), path
     assert any(UNTRAINED in p.parent.name for p in results)
-    assert len(report.plots) == 5
+    assert len(report.plots) == 4  # metrics, losses, heatmaps of both worlds (SPARC, CLIP, untrained)
     for plot in report.plots:
         with Image.open(tmp_path / plot) as image:
             image.verify()

@@ -20,8 +20,9 @@ from paperzoo.world.scenes import make_scenes  # noqa: E402
 
 
 @torch.no_grad()
-def heatmap_figure(model: SparcModel, image: np.ndarray, words: list[str], token_ids: np.ndarray, token_mask: np.ndarray) -> plt.Figure:
-    """image (H, W, 3) uint8; one panel per real token showing its a_lp over the patches."""
+def heatmap_figure(model: SparcModel, image: np.ndarray, words: list[str], token_ids: np.ndarray, token_mask: np.ndarray,
+                   positions: list[int] | None = None) -> plt.Figure:
+    """image (H, W, 3) uint8; one panel per real token (or per token at `positions`) showing its a_lp over the patches."""
     c = model.config
     device = next(model.parameters()).device
     model.eval()
@@ -32,14 +33,16 @@ def heatmap_figure(model: SparcModel, image: np.ndarray, words: list[str], token
     sim = torch.einsum("bld,bpd->blp", out["t_tokens"], out["v_patches"])  # s_lp
     weights = alignment_weights(sim, mask, weighting=c.weighting, sigma=c.sigma)[0].cpu()  # a_lp (L, P)
     grid = c.vision.grid
-    n = len(words)
+    positions = list(range(len(words))) if positions is None else positions
+    n = len(positions)
     fig, axes = plt.subplots(1, n + 1, figsize=(1.6 * (n + 1), 2.0))
     axes[0].imshow(image)
     axes[0].set_title("image", fontsize=8)
-    for k, word in enumerate(words):
+    for k, pos in enumerate(positions):
         ax = axes[k + 1]
         ax.imshow(image)
-        heat = weights[k].reshape(grid, grid).numpy()
+        heat = weights[pos].reshape(grid, grid).numpy()
+        word = words[pos]
         ax.imshow(heat, cmap="inferno", alpha=0.65, extent=(0, image.shape[1], image.shape[0], 0), interpolation="nearest")
         ax.set_title(word, fontsize=8)
     for ax in axes:
