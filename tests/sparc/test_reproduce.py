@@ -35,7 +35,7 @@ def test_smoke_reproduction_reports_every_claim(tmp_path):
     # Per world: five localisation metrics, segmentation, retrieval, K-Pna; the two T8 ablations
     # on varied captions; and the FLOP ratio once.
     expected = sum(8 + 2 * ("SPARC softmax" in variants(base, w)) for w, (base, _) in setups.items()) + 1
-    assert len(report.claims) == expected == 19
+    assert len(report.claims) == expected == 27
     for claim in report.claims:
         assert claim.holds in VERDICTS and claim.ours
         if claim.verdict.kind == "better":
@@ -49,7 +49,7 @@ def test_smoke_reproduction_reports_every_claim(tmp_path):
         metrics = json.loads(path.read_text())["metrics"]
         assert metrics and all(math.isfinite(v) for v in metrics.values()), path
     assert any(UNTRAINED in p.parent.name for p in results)
-    assert len(report.plots) == 4  # metrics, losses, heatmaps of both worlds (SPARC, CLIP, untrained)
+    assert len(report.plots) == 5  # metrics, losses, heatmaps of the three worlds (SPARC, CLIP, untrained)
     for plot in report.plots:
         with Image.open(tmp_path / plot) as image:
             image.verify()

@@ -7,13 +7,15 @@ every variant of that seed starts from) is scored too, without training: it is t
 baseline. An untrained tiny SPARC already points at the right object 0.24-0.44 of the time
 against a uniform chance of 0.10, so "beats chance" says nothing.
 
-Two worlds. "fixed captions" is the card's plan ("a large red circle left of a small blue
+Three worlds. "fixed captions" is the card's plan ("a large red circle left of a small blue
 square"): every word in a fixed slot. SPARC's objective is invariant to permuting a
 caption's tokens, so there the data cannot say which word owns which object, and the
-2026-12-01 record found no localisation gain. "varied captions" (`world.captions.VARIED`)
+2026-12-06 record found no localisation gain. "varied captions" (`world.captions.VARIED`)
 varies the templates, the order, which objects are named, the attribute words, synonyms and
 distractors, over a larger vocabulary, so a word's slot no longer says its object; there
 the Table 8 ablations run too (softmax weights, sigma = 0, the lambda_f sweep of App. D).
+"varied shape captions" names each object by its shape noun only ("there is a disc , and a
+ring to its left"), so that no two words of a caption cover the same patches.
 
 Every claim is decided by `paperzoo.core.verdict` over the per-seed numbers (paired by
 seed): it holds when the seed-mean difference exceeds twice its standard error over at
@@ -51,10 +53,11 @@ from paperzoo.world.scenes import SceneConfig, load_scenes  # noqa: E402
 TITLE = "SPARC: fine-grained image-text pre-training"
 UNTRAINED = "untrained"  # the variant scored at its initial weights: the measured baseline
 
-# Minutes on 2 cores. full: estimated, the 2-seed run of 2026-11-25 (37 min) x 1.5 for
-# 3 seeds, plus the untrained evaluations. quick: measured 2026-12-01, 1.7 CPU-minutes on
-# one thread (5.4 min wall on a machine shared at load 6-8), rounded up.
-EXPECTED_MINUTES = {"full": 57, "quick": 3}
+# Minutes on 2 cores. full: estimated for the three-world design (33 trained runs): one
+# 800-step run of `tiny-varied` took 4.6-5.3 min on one thread on a machine shared with
+# two other jobs (2026-12-07), `tiny` runs about 1.7 min at 2 threads (2026-11-25).
+# quick: measured 2026-12-01 for the old design, 1.7 CPU-minutes on one thread, rounded up.
+EXPECTED_MINUTES = {"full": 100, "quick": 3}
 
 
 LAMBDA_SWEEP = (0.5, 5.0, 10.0)  # App. D swept lambda_f over {0.5, 1, 5, 10}; 1 is "SPARC"
@@ -63,7 +66,9 @@ LAMBDA_SWEEP = (0.5, 5.0, 10.0)  # App. D swept lambda_f over {0.5, 1, 5, 10}; 1
 def worlds() -> dict[str, tuple[SparcConfig, SceneConfig]]:
     """Each world's base model config and scene config."""
     fixed, varied = config("tiny"), config("tiny-varied")
-    return {"fixed captions": (fixed, world_scene_config(fixed)), "varied captions": (varied, world_scene_config(varied))}
+    return {"fixed captions": (fixed, world_scene_config(fixed)),
+            "varied captions": (varied, world_scene_config(varied)),
+            "varied shape captions": (varied, replace(world_scene_config(varied), caption_words=("shape",)))}
 
 
 def variants(base: SparcConfig, world: str) -> dict[str, SparcConfig]:
@@ -303,7 +308,7 @@ def reproduce(out_dir: str | Path, budget: Budget, device: str = "cpu", seed: in
     for world, (wbase, scene_config) in setups.items():
         models = {v: SparcModel.from_pretrained(folder_of(world, v, seed) / "model") for v in ("SPARC", "CLIP")}
         models[UNTRAINED] = initial_model(wbase, seed)
-        plots.append(heatmap_plots(models, scene_config, out / f"heatmaps_{world.split()[0]}.png"))
+        plots.append(heatmap_plots(models, scene_config, out / f"heatmaps_{world.replace(' captions', '').replace(' ', '_')}.png"))
     bar.update(1)
     bar.close()
 
