@@ -282,6 +282,11 @@ def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str =
     return reproduce(out_dir, QUICK if quick else FULL, device, seed, quick=quick)
 
 
+def run_folder(out: Path, world: str, variant: str, seed: int) -> Path:
+    """Where one run lives: OUT/sparc/runs/<world>/<variant>-seed<s>."""
+    return out / "runs" / world.replace(" ", "_") / f"{variant.replace(' ', '_').replace('=', '')}-seed{seed}"
+
+
 def reproduce(out_dir: str | Path, budget: Budget, device: str = "cpu", seed: int = 0, quick: bool = False,
               progress: bool = True) -> SystemReport:
     """`run` with an explicit budget (the tests shrink it further than --quick)."""
@@ -293,7 +298,7 @@ def reproduce(out_dir: str | Path, budget: Budget, device: str = "cpu", seed: in
             for name, cfg in {UNTRAINED: base, **variants(base, w)}.items()]
     bar = tqdm(total=len(jobs) + 1, desc="sparc", dynamic_ncols=True, disable=not progress)
     results: dict[str, dict[str, list[dict]]] = {}
-    folder_of = lambda w, name, s: out / "runs" / w.replace(" ", "_") / f"{name.replace(' ', '_').replace('=', '')}-seed{s}"  # noqa: E731
+    folder_of = lambda w, name, s: run_folder(out, w, name, s)  # noqa: E731
     for world, name, cfg, s in jobs:
         bar.set_postfix_str(f"{world}: {name}, seed {s}")
         data = run_one(cfg, setups[world][1], s, untrained_budget if name == UNTRAINED else budget,
