@@ -2,9 +2,10 @@
 to caption.
 
 The default captions put every word in a fixed slot ("a large red circle left of a small
-blue square"): the k-th word of a caption of a given length always describes the same object
-of the naming order, so a word's slot says which object it belongs to as well as the word
-itself does. A model whose fine-grained loss is symmetric under permuting a caption's tokens
+blue square"): the k-th word of a caption of a given length almost always describes the same
+object of the naming order (`slot_determinism` 0.98; a relation of one or two words shifts
+the later slots), so a word's slot says which object it belongs to as well as the word itself
+does. A model whose fine-grained loss is symmetric under permuting a caption's tokens
 (SPARC's L_f) can then let function words in fixed slots own the objects (see the SPARC
 README). At paper scale what breaks this is the data: a word recurs in many different
 captions at many positions. `varied_caption` brings that to the world:
