@@ -32,7 +32,8 @@ SYSTEMS: tuple[System, ...] = (
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061",
            "in progress: the whole pipeline on a world zoo (base, six LoRA experts, a merge; diffusers UNet, DDIM, peft), "
            "rule or SmolLM2 controller, advantage database (MiniLM), generate / zoo / build-db / reproduce; Stable "
-           "Diffusion checkpoints not yet; the 3-seed reproduction is not yet recorded (README)", True),
+           "Diffusion checkpoints and LoRAs through diffusers, ImageReward from a local folder (equal to the official "
+           "code on a committed fixture: test_imagereward.py); the 3-seed reproduction is not yet recorded (README)", True),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225",
            "two-stage tuning (tiny world Llama, SmolLM2 or a local Llama), dual-encoder retriever (tiny, MiniLM, "
            "Dragon folders), chat --docs over your own files, ChatRAG-Bench score (per-record F1 and refusal rules "
@@ -45,8 +46,9 @@ SYSTEMS: tuple[System, ...] = (
     System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985", "not yet implemented", False),
     System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
            "losses checked against per-sample transcriptions of Eqs. 1-6, train, evaluate, demo, reproduce, "
-           "real-data loaders; the localisation claim does not reproduce at tiny scale, where SPARC points no better "
-           "than an untrained model (README)", True),
+           "real-data loaders, a varied-caption world; at tiny scale SPARC's words point at their own objects no "
+           "better than an untrained model, on fixed or varied captions, while some token of its caption finds each "
+           "object far more often than CLIP's (README)", True),
     System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171", "not yet implemented", False),
     System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032",
            "train (speech world or LJSpeech), vocode, demo, evaluate, reproduce; official checkpoints (forward and a "
