@@ -248,10 +248,10 @@ def compositional(model: SparcModel, batch: SceneBatch, config: SceneConfig, emb
     if config.captions == "varied":  # the negatives are in the fixed form: so is the positive they are compared with
         fixed = [" ".join(describe(objects_of(batch, i, config), caption_order(batch, i), config.caption_words,
                                    config.backgrounds[batch.background[i]] if batch.background[i] >= 0 else None)[0])
-                 for i in range(len(batch))]
+                 for i in rows]
         t = torch.zeros_like(t)
         if rows:
-            t[rows] = F.normalize(text_embeddings(model, [fixed[i] for i in rows], config.vocab), dim=-1)
+            t[rows] = F.normalize(text_embeddings(model, fixed, config.vocab), dim=-1)
     result = {}
     for kind, items in kinds.items():
         idx = torch.tensor([i for i, _ in items])
