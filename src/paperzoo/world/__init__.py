@@ -20,11 +20,15 @@ checker and a Fig. 2 rubric, for a real instruct model (Self-Rewarding on SmolLM
 with pronoun follow-ups, topic switches and unanswerable turns (ChatQA). They share `text`:
 the held-out hash rule (`is_held_out`, `key_hash`), the per-example random stream
 (`world_rng`) and, for the two token-level worlds, the word-level tokenizer builder
-(`word_tokenizer`, whitespace or punctuation split). Videos and 3D objects will sit beside
-them as sibling modules.
+(`word_tokenizer`, whitespace or punctuation split).
+
+`videos` moves the scene objects: clips of shapes that bounce, orbit or drift, with captions
+naming each motion, per-frame actions (object 0's velocity), ground-truth trajectories and
+`track_colours`, which recovers trajectories from any frames by colour (WorldDreamer). 3D
+objects will sit beside them as a sibling module.
 """
 
-from paperzoo.world import captions, checkable, conversations
+from paperzoo.world import captions, checkable, conversations, videos
 from paperzoo.world.conversations import (
     CONVERSATIONS_VERSION,
     REFUSAL,
@@ -94,7 +98,7 @@ from paperzoo.world.speech import (
 )
 
 __all__ = [
-    "captions", "checkable", "conversations", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
+    "captions", "checkable", "conversations", "videos", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
     "chunk_sentences",
     "is_held_out", "key_hash", "pre_tokenizer", "split_words", "word_tokenizer", "world_rng",
     "ATTRIBUTES", "BACKGROUND_TOKEN", "BACKGROUNDS", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",

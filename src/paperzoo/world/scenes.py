@@ -359,14 +359,15 @@ def _apart(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
 
 def paint_scene(
     objects: Sequence[SceneObject], config: SceneConfig, rng: np.random.Generator, background: str | None = None,
-    rgb: Sequence[Sequence[float]] | None = None,
+    rgb: Sequence[Sequence[float]] | None = None, brightness: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw `objects` (later ones over earlier ones) on the canvas: (H, W, 3) uint8 image and
-    (n, H, W) bool masks. `rng` draws each object's brightness, then the background noise;
-    `rgb` overrides the objects' named colours (CMMD's semantic distortions use it). Boxes may
-    reach past the image edge; what falls outside is cut."""
+    (n, H, W) bool masks. `rng` draws each object's brightness (unless `brightness` gives it:
+    the frames of one video keep theirs), then the background noise; `rgb` overrides the objects'
+    named colours (CMMD's semantic distortions use it). Boxes may reach past the image edge;
+    what falls outside is cut."""
     size, n = config.image_size, len(objects)
-    brightness = rng.uniform(0.85, 1.0, size=n)
+    brightness = rng.uniform(0.85, 1.0, size=n) if brightness is None else np.asarray(brightness, dtype=np.float64)
     tone = np.asarray(BACKGROUNDS[background] if background else (BACKGROUND,) * 3, dtype=np.float32)
     image = tone + config.noise * rng.standard_normal((size, size, 3), dtype=np.float32)
     masks = np.zeros((n, size, size), dtype=bool)
