@@ -28,7 +28,8 @@ class TextToImage(PretrainedMixin, nn.Module):
     def __init__(self, config: TextToImageConfig | str = "tiny"):
         super().__init__()
         self.config = get_config(config)
-        self.text_encoder = WordTextEncoder(self.config)
+        c = self.config
+        self.text_encoder = WordTextEncoder(len(c.vocab), c.text_dim, c.max_tokens, c.text_heads, c.text_layers)
         self.denoiser = PatchedUNet(self.config)
         self.register_buffer("alphas_cumprod", training_scheduler(self.config).alphas_cumprod.float(), persistent=False)
 

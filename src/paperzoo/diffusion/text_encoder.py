@@ -37,17 +37,18 @@ def tokenize(prompts: Sequence[str], config: TextToImageConfig) -> tuple[Tensor,
 
 
 class WordTextEncoder(nn.Module):
-    """Word + position embeddings, then a pre-norm transformer encoder: (N, L) ids -> (N, L, D) states."""
+    """Word + position embeddings, then a pre-norm transformer encoder: (N, L) ids -> (N, L, D) states.
 
-    def __init__(self, config: TextToImageConfig):
+    Shared by the text-to-image generator (`TextToImage`) and WorldDreamer's tiny text encoder."""
+
+    def __init__(self, vocab_size: int, dim: int, max_tokens: int, heads: int, layers: int):
         super().__init__()
-        d = config.text_dim
-        self.embed = nn.Embedding(len(config.vocab), d)
-        self.position = nn.Parameter(torch.zeros(config.max_tokens, d))
-        layer = nn.TransformerEncoderLayer(d, config.text_heads, dim_feedforward=2 * d, dropout=0.0,
+        self.embed = nn.Embedding(vocab_size, dim)
+        self.position = nn.Parameter(torch.zeros(max_tokens, dim))
+        layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0,
                                            batch_first=True, norm_first=True)
-        self.layers = nn.TransformerEncoder(layer, config.text_layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(d)
+        self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
         nn.init.normal_(self.embed.weight, std=0.02)
         nn.init.normal_(self.position, std=0.02)
 

@@ -1,0 +1,163 @@
+"""The visual tokenizer F_v (§3.2, Eq. 1): each frame to an h x w grid of codebook ids.
+
+    T_V = F_v(I),  I in R^{N x H x W x 3} -> T_V in [0, K)^{N x h x w}
+
+The paper uses a VQGAN with 8192 codes trained on LAION, per frame. Here the network IS
+diffusers' `VQModel` (encoder, quant_conv, codebook, post_quant_conv, decoder), so a real
+checkpoint (aMUSEd's VQ-GAN, `VQModel.from_pretrained(folder, subfolder="vqvae")`) and the
+tiny one trained here go through the same `encode` / `decode`. The tiny one's codebook is
+trained the way modern VQ tokenizers are, with vector-quantize-pytorch: an exponential moving
+average of the assigned encoder outputs instead of a codebook loss, k-means initialisation
+on the first batch, and dead codes (EMA cluster size below a threshold) restarted from
+encoder outputs of the batch. After training its codebook is copied into the `VQModel`'s
+quantizer, which then assigns the same nearest codes (tested).
+
+Frames are (B, N, 3, H, W) float in [0, 1]; ids are (B, N, h, w) int64.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from diffusers import VQModel
+from einops import rearrange
+from torch import Tensor, nn
+
+from paperzoo.core.atomic import atomic_dir
+from paperzoo.core.checkpoint import config_from_dict, config_to_dict
+from paperzoo.core.errors import CheckpointError, InputError
+from paperzoo.worlddreamer.config import TokenizerConfig
+
+CONFIG_NAME = "paperzoo_tokenizer.json"
+
+
+def build_vq_model(config: TokenizerConfig) -> VQModel:
+    """A diffusers VQModel of this config (down factor 2^(levels-1)); ids decode through its codebook."""
+    levels = len(config.block_out_channels)
+    return VQModel(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * levels,
+        up_block_types=("UpDecoderBlock2D",) * levels, block_out_channels=config.block_out_channels,
+        layers_per_block=config.layers_per_block, latent_channels=config.latent_channels, sample_size=config.image_size,
+        num_vq_embeddings=config.codebook_size, norm_num_groups=config.norm_num_groups, vq_embed_dim=config.code_dim,
+        lookup_from_codebook=True,
+    )
+
+
+class FrameTokenizer(nn.Module):
+    """Per-frame VQ tokenizer: `encode` frames -> ids, `decode` ids -> frames, `reconstruct` both."""
+
+    def __init__(self, config: TokenizerConfig | None = None, vq: VQModel | None = None):
+        super().__init__()
+        if vq is None and config is None:
+            raise ValueError("FrameTokenizer needs a TokenizerConfig or a VQModel")
+        self.vq = vq if vq is not None else build_vq_model(config)
+        c = self.vq.config
+        self.codebook_size = int(c.num_vq_embeddings)
+        self.down = 2 ** (len(c.block_out_channels) - 1)
+        self.config = config
+
+    @property
+    def codebook(self) -> Tensor:
+        """(K, D) code vectors."""
+        return self.vq.quantize.embedding.weight
+
+    def latents(self, frames: Tensor) -> Tensor:
+        """(B*N, D, h, w) pre-quantisation encoder outputs of frames (B, N, 3, H, W) in [0, 1]."""
+        if frames.ndim != 5 or frames.shape[2] != 3:
+            raise InputError(f"frames: expected (B, N, 3, H, W), got {tuple(frames.shape)}")
+        if frames.shape[-1] % self.down or frames.shape[-2] % self.down:
+            raise InputError(f"frames: {frames.shape[-2]}x{frames.shape[-1]} is not divisible by the tokenizer's "
+                             f"down factor {self.down}")
+        return self.vq.encode(rearrange(frames, "b n c h w -> (b n) c h w") * 2 - 1).latents
+
+    @torch.no_grad()
+    def encode(self, frames: Tensor) -> Tensor:
+        """Eq. 1: frames (B, N, 3, H, W) in [0, 1] -> ids (B, N, h, w), the nearest code of each latent."""
+        b, n = frames.shape[:2]
+        z = self.latents(frames)
+        ids = nearest_code(rearrange(z, "bn d h w -> bn h w d"), self.codebook)
+        return rearrange(ids, "(b n) h w -> b n h w", b=b, n=n)
+
+    @torch.no_grad()
+    def decode(self, ids: Tensor) -> Tensor:
+        """ids (B, N, h, w) -> frames (B, N, 3, H, W) in [0, 1]."""
+        if ids.ndim != 4:
+            raise InputError(f"ids: expected (B, N, h, w), got {tuple(ids.shape)}")
+        if ids.min() < 0 or ids.max() >= self.codebook_size:
+            raise InputError(f"ids: must lie in [0, {self.codebook_size}); got [{int(ids.min())}, {int(ids.max())}]")
+        b, n, h, w = ids.shape
+        flat = rearrange(ids, "b n h w -> (b n) (h w)")
+        x = self.vq.decode(flat, force_not_quantize=True, shape=(b * n, h, w, self.codebook.shape[1])).sample
+        return rearrange((x.clamp(-1, 1) + 1) / 2, "(b n) c h w -> b n c h w", b=b, n=n)
+
+    def reconstruct(self, frames: Tensor) -> Tensor:
+        return self.decode(self.encode(frames))
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """A diffusers VQModel folder (loadable by `VQModel.from_pretrained`) plus our config."""
+        path = Path(path)
+        with atomic_dir(path) as tmp:
+            self.vq.save_pretrained(tmp)
+            if self.config is not None:
+                (tmp / CONFIG_NAME).write_text(json.dumps(config_to_dict(self.config), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, subfolder: str | None = None) -> FrameTokenizer:
+        """Any diffusers VQModel folder (e.g. a local aMUSEd checkout with subfolder="vqvae"), or one saved here."""
+        folder = Path(path) / subfolder if subfolder else Path(path)
+        if not (folder / "config.json").is_file():
+            raise CheckpointError(f"tokenizer folder {folder} has no config.json (expected a diffusers VQModel folder)")
+        try:
+            vq = VQModel.from_pretrained(folder)
+        except Exception as e:  # diffusers raises many types for a damaged folder
+            raise CheckpointError(f"tokenizer folder {folder} is not a loadable VQModel ({type(e).__name__}: {e})") from None
+        config = None
+        if (folder / CONFIG_NAME).is_file():
+            try:
+                config = config_from_dict(TokenizerConfig, json.loads((folder / CONFIG_NAME).read_text()))
+            except (json.JSONDecodeError, TypeError, KeyError) as e:
+                raise CheckpointError(f"tokenizer config {folder / CONFIG_NAME} is corrupt ({e})") from None
+        return cls(config, vq=vq.eval())
+
+
+def nearest_code(z: Tensor, codebook: Tensor) -> Tensor:
+    """argmin_k ||z - e_k||^2 over the last axis: z (..., D), codebook (K, D) -> (...) int64."""
+    flat = z.reshape(-1, z.shape[-1])
+    d = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.t() + codebook.pow(2).sum(1)[None]
+    return d.argmin(1).reshape(z.shape[:-1])
+
+
+class EMAQuantizer(nn.Module):
+    """The training-time codebook: vector-quantize-pytorch's VectorQuantize with EMA updates,
+    k-means initialisation and dead-code restart, plain straight-through gradients."""
+
+    def __init__(self, config: TokenizerConfig):
+        super().__init__()
+        from vector_quantize_pytorch import VectorQuantize
+
+        self.vq = VectorQuantize(
+            dim=config.code_dim, codebook_size=config.codebook_size, decay=config.ema_decay,
+            commitment_weight=config.commitment_weight, kmeans_init=config.kmeans_init, kmeans_iters=10,
+            threshold_ema_dead_code=config.dead_code_threshold, rotation_trick=False, straight_through=True,
+        )
+
+    @property
+    def codebook(self) -> Tensor:
+        return self.vq.codebook
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """z (B, D, h, w) -> quantised (B, D, h, w) (straight-through), ids (B, h, w), commitment loss."""
+        h = z.shape[-2]
+        q, ids, loss = self.vq(rearrange(z, "b d h w -> b (h w) d"))
+        return rearrange(q, "b (h w) d -> b d h w", h=h), rearrange(ids, "b (h w) -> b h w", h=h), loss.sum()
+
+
+def psnr(a: Tensor, b: Tensor) -> Tensor:
+    """Peak signal-to-noise ratio in dB of images in [0, 1], per image over every axis after the first two."""
+    mse = (a - b).pow(2).flatten(2).mean(-1).clamp_min(1e-10)
+    return 10 * torch.log10(1 / mse)
