@@ -43,7 +43,10 @@ SYSTEMS: tuple[System, ...] = (
            "SS2D with a chunked CPU scan, nine named configs (parameter counts equal the official code's, FLOPs), "
            "official checkpoints (logits equal the official code's on a committed fixture: test_official_parity.py), "
            "ImageNet recipe, world reproduction; the accuracy claims do not hold at nano scale (README)", True),
-    System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985", "not yet implemented", False),
+    System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985",
+           "in progress: the video world, a VQ tokenizer (diffusers VQModel, EMA codebook), the STPT, parallel and "
+           "token-by-token decoding, a causal KV-cache baseline, the five tasks; train and generate; reproduce not yet "
+           "built", False, cli=True),
     System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
            "losses checked against per-sample transcriptions of Eqs. 1-6, train, evaluate, demo, reproduce, "
            "real-data loaders, a varied-caption world; at tiny scale SPARC's words point at their own objects no "

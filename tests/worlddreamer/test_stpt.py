@@ -145,3 +145,24 @@ def test_stpt_1b_has_about_a_billion_parameters():
     assert 1.0e9 <= blocks <= 1.2e9, blocks
     assert total - blocks < 0.1e9
     assert model.token_embed.num_embeddings == 8193 and model.head.out_features == 8192
+
+
+def test_causal_baseline_kv_cache_equals_recomputing_the_prefix():
+    """The AR baseline's cached sampling against the slow full recompute, and causality of its logits."""
+    from paperzoo.worlddreamer.autoregressive import CausalVideoTransformer
+
+    torch.manual_seed(0)
+    short = replace(MICRO, frames=3)
+    ar = CausalVideoTransformer(short).eval()
+    ids = _ids(2, short).clamp_max(MICRO.codebook_size - 1)
+    prompts = Prompts(actions=torch.randn(2, 3, 2), action_mask=torch.ones(2, dtype=torch.bool))
+    cached, passes = ar.generate(ids[:, 0].flatten(1), prompts)
+    full, _ = ar.generate(ids[:, 0].flatten(1), prompts, use_cache=False)
+    assert torch.equal(cached, full) and passes == 2 * 64
+    assert torch.equal(cached[:, 0], ids[:, 0])
+    later = ids.clone()
+    later[:, 2] = 0
+    a, b = ar(ids, prompts), ar(later, prompts)
+    first = 2 * 64 + 1  # position i sees tokens < i: changing frame 2 changes nothing before its second token
+    assert torch.allclose(a[:, :first], b[:, :first], atol=1e-5) and not torch.allclose(a[:, first:], b[:, first:], atol=1e-4)
+    assert ar.loss(ids, prompts).ndim == 0

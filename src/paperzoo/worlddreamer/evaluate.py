@@ -66,3 +66,49 @@ def to_uint8(frames) -> np.ndarray:
 def summarise(values: Sequence[float]) -> str:
     v = np.asarray(values, float)
     return f"{v.mean():.3f} +- {v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0:.3f}"
+
+
+def motion_of_track(track: np.ndarray) -> str:
+    """Name a track's (N, 2) motion: "orbit" when a circle of radius 3-9 px fits it within 1 px and it
+    turns through more than 2 radians, else "bounce" when it moves faster than 1.2 px a frame, else "drift".
+    A track with fewer than 3 found positions is "drift" (it barely moved, or was lost)."""
+    p = track[~np.isnan(track).any(1)].astype(np.float64)
+    if len(p) < 3:
+        return "drift"
+    a = np.c_[2 * p, np.ones(len(p))]
+    sol, *_ = np.linalg.lstsq(a, (p**2).sum(1), rcond=None)
+    centre = sol[:2]
+    radius = np.sqrt(max(sol[2] + centre @ centre, 0.0))
+    residual = np.sqrt(np.mean((np.linalg.norm(p - centre, axis=1) - radius) ** 2))
+    angles = np.unwrap(np.arctan2(p[:, 1] - centre[1], p[:, 0] - centre[0]))
+    if 3 <= radius <= 9 and residual < 1.0 and abs(angles[-1] - angles[0]) > 2:
+        return "orbit"
+    speed = np.linalg.norm(np.diff(p, axis=0), axis=1).mean()
+    return "bounce" if speed > 1.2 else "drift"
+
+
+def motion_accuracy(frames: np.ndarray, clips: ClipBatch, video: VideoConfig) -> float:
+    """The fraction of objects whose colour track in `frames` moves the way the clip's caption says."""
+    hits = []
+    for i in range(len(clips)):
+        k = int(clips.n_objects[i])
+        tracks = track_colours(frames[i], [video.colours[c] for c in clips.attributes[i, :k, 1]])
+        for j in range(k):
+            hits.append(motion_of_track(tracks[j]) == video.motions[clips.attributes[i, j, 3]])
+    return float(np.mean(hits))
+
+
+def action_sign_agreement(frames: np.ndarray, clips: ClipBatch, video: VideoConfig, actions: np.ndarray) -> np.ndarray:
+    """Per clip: does object 0 move (first to last frame where found) along the summed action's main axis,
+    in its sign? frames (B, N, H, W, 3) generated from `actions` (B, N, 2)."""
+    out = np.zeros(len(clips), bool)
+    for i in range(len(clips)):
+        track = track_colours(frames[i], [video.colours[clips.attributes[i, 0, 1]]])[0]
+        found = np.flatnonzero(~np.isnan(track[:, 0]))
+        if len(found) < 2:
+            continue
+        move = track[found[-1]] - track[found[0]]
+        total = actions[i].sum(0)
+        axis = int(np.argmax(np.abs(total)))
+        out[i] = np.sign(move[axis]) == np.sign(total[axis]) and abs(move[axis]) >= 1.0
+    return out

@@ -127,7 +127,12 @@ class ClipTokens:
     ids: np.ndarray  # (B, N, h, w) int16/int64
     token_ids: np.ndarray  # (B, L) caption ids
     token_mask: np.ndarray  # (B, L)
-    actions: np.ndarray  # (B, N, 2)
+    actions: np.ndarray  # (B, N, action_dim)
+    has_actions: np.ndarray | None = None  # (B,) bool; None: every clip has actions
+
+    def __post_init__(self):
+        if self.has_actions is None:
+            self.has_actions = np.ones(len(self.ids), bool)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -140,7 +145,7 @@ class ClipTokens:
     @classmethod
     def load(cls, path: Path) -> ClipTokens:
         with np.load(path) as data:
-            return cls(**{k: data[k] for k in ("ids", "token_ids", "token_mask", "actions")})
+            return cls(**{k: data[k] for k in ("ids", "token_ids", "token_mask", "actions", "has_actions")})
 
 
 @torch.no_grad()
@@ -161,12 +166,30 @@ def training_tokens(tokenizer: FrameTokenizer, video: VideoConfig, n: int, seed:
             pass
     parts = [pretokenize(tokenizer, make_clips(video, seed, min(512, n - s), start=s)) for s in
              tqdm(range(0, n, 512), desc="tokenize clips", leave=False, disable=not progress)]
-    tokens = ClipTokens(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("ids", "token_ids", "token_mask", "actions")))
+    tokens = ClipTokens(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("ids", "token_ids", "token_mask", "actions", "has_actions")))
     tokens.save(path)
     return tokens
 
 
 # ------------------------------------------------------------------------------ STPT
+
+
+@torch.no_grad()
+def folder_tokens(tokenizer: FrameTokenizer, records, prompt_encoder, action_dim: int, chunk: int = 16) -> ClipTokens:
+    """ClipTokens of real clips (`data.load_folder`): visual tokens, captions tokenized for the model's text
+    encoder, actions where the index gives them (zeros and has_actions False elsewhere)."""
+    ids = [tokenizer.encode(torch.from_numpy(np.stack([r.frames for r in records[i : i + chunk]])).permute(0, 1, 4, 2, 3)
+                            .float().div(255)) for i in range(0, len(records), chunk)]
+    text_ids, text_mask = prompt_encoder.tokenize([r.caption for r in records])
+    n = records[0].frames.shape[0]
+    actions = np.zeros((len(records), n, action_dim), np.float32)
+    has = np.zeros(len(records), bool)
+    for i, r in enumerate(records):
+        if r.actions is not None:
+            if r.actions.shape[1] != action_dim:
+                raise InputError(f"clip {i}: actions have {r.actions.shape[1]} values per frame; the model takes {action_dim}")
+            actions[i], has[i] = r.actions, True
+    return ClipTokens(torch.cat(ids).numpy().astype(np.int64), text_ids.numpy(), text_mask.numpy(), actions, has)
 
 
 def masked_token_loss(model: STPT, ids: Tensor, mask: Tensor, prompts: Prompts | None, is_image: Tensor | None = None) -> Tensor:
@@ -192,6 +215,7 @@ def training_batch(tokens: ClipTokens, config: STPTConfig, recipe: TrainConfig, 
     keep_all = torch.rand(b, generator=g) >= config.prompt_dropout
     keep_text = keep_all & (torch.rand(b, generator=g) >= recipe.text_drop) & ~is_image
     keep_action = keep_all & (torch.rand(b, generator=g) >= recipe.action_drop) & ~is_image
+    keep_action &= torch.from_numpy(tokens.has_actions[rows])
     prompts = Prompts(torch.from_numpy(tokens.token_ids[rows]), torch.from_numpy(tokens.token_mask[rows]) & keep_text[:, None],
                       torch.from_numpy(tokens.actions[rows]), keep_action)
     return ids, mask, prompts, is_image
@@ -215,5 +239,31 @@ def train_stpt(config: STPTConfig, tokens: ClipTokens, recipe: TrainConfig, out_
         return {"loss": masked_token_loss(m, ids, mask, prompts.to(ids.device), is_image)}
 
     trainer.fit(lambda step: training_batch(tokens, config, recipe, step, seed), loss_fn, recipe.steps, resume=resume)
+    trainer.save_final()
+    return trainer.unwrapped.eval()
+
+
+def train_causal(config: STPTConfig, tokens: ClipTokens, recipe: TrainConfig, out_dir: str | Path, seed: int = 0,
+                 device: str = "cpu", resume: bool = True, progress: bool = True):
+    """Train the same-size causal baseline (`autoregressive.py`) on the same tokens and prompt drops, next-token
+    cross-entropy over every token of a clip (no image clips); write `out_dir/model`."""
+    from dataclasses import replace
+
+    from paperzoo.worlddreamer.autoregressive import CausalVideoTransformer
+
+    torch.manual_seed(seed)
+    model = CausalVideoTransformer(config)
+    video_only = replace(recipe, image_fraction=0.0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.99))
+    scheduler = warmup_cosine(optimizer, min(recipe.warmup, recipe.steps // 5), recipe.steps, recipe.final_lr_ratio)
+    trainer = Trainer(model, optimizer, scheduler, out_dir, accelerator=make_accelerator(device),
+                      checkpoint_every=max(100, recipe.steps // 5), grad_clip=recipe.grad_clip, desc="causal baseline",
+                      progress=progress)
+
+    def loss_fn(m, batch) -> dict[str, Tensor]:
+        ids, _, prompts, _ = batch
+        return {"loss": m.loss(ids, prompts.to(ids.device))}
+
+    trainer.fit(lambda step: training_batch(tokens, config, video_only, step, seed), loss_fn, recipe.steps, resume=resume)
     trainer.save_final()
     return trainer.unwrapped.eval()
