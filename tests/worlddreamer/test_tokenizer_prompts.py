@@ -1,6 +1,7 @@
 """The VQ tokenizer (Eq. 1) on diffusers' VQModel with an EMA codebook, and the prompt encoders (tiny, local T5)."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from paperzoo.worlddreamer.tokenizer import nearest_code, psnr
 from paperzoo.worlddreamer.train import TokenizerTraining
 
 MICRO = config("micro")
+VQMODEL = replace(MICRO.tokenizer, architecture="vqmodel")
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +23,9 @@ def frames():
     return make_clips(VideoConfig(), 0, 2).frames_float()
 
 
-def test_encode_decode_shapes_and_range(frames):
-    tok = FrameTokenizer(MICRO.tokenizer).eval()
+@pytest.mark.parametrize("architecture", ["conv", "vqmodel"])
+def test_encode_decode_shapes_and_range(frames, architecture):
+    tok = FrameTokenizer(replace(MICRO.tokenizer, architecture=architecture)).eval()
     ids = tok.encode(frames)
     assert ids.shape == (2, 8, 8, 8) and ids.dtype == torch.int64
     assert 0 <= int(ids.min()) and int(ids.max()) < MICRO.tokenizer.codebook_size
@@ -33,16 +36,18 @@ def test_encode_decode_shapes_and_range(frames):
 def test_nearest_code_equals_diffusers_quantizer(frames):
     """Our argmin equals VQModel.quantize's (torch.cdist) assignment."""
     torch.manual_seed(0)
-    tok = FrameTokenizer(MICRO.tokenizer).eval()
+    tok = FrameTokenizer(VQMODEL).eval()
     z = tok.latents(frames)
     _, _, (_, _, theirs) = tok.vq.quantize(z)
     ours = nearest_code(z.permute(0, 2, 3, 1), tok.codebook)
     assert torch.equal(ours.flatten(), theirs.flatten())
 
 
-def test_ema_codebook_synced_into_the_vq_model_gives_the_same_codes(frames):
+@pytest.mark.parametrize("architecture", ["conv", "vqmodel"])
+def test_ema_codebook_synced_into_the_tokenizer_gives_the_same_codes(frames, architecture):
     torch.manual_seed(0)
-    training = TokenizerTraining(FrameTokenizer(MICRO.tokenizer), MICRO.tokenizer)
+    cfg = replace(MICRO.tokenizer, architecture=architecture)
+    training = TokenizerTraining(FrameTokenizer(cfg), cfg)
     training.train()
     training(frames)  # k-means initialises the EMA codebook on this batch
     training.eval()
@@ -65,14 +70,19 @@ def test_dead_codes_are_restarted():
     assert float(q.codebook[:4].abs().max()) < 50
 
 
-def test_save_load_round_trip_is_a_diffusers_folder(tmp_path, frames):
+@pytest.mark.parametrize("architecture", ["conv", "vqmodel"])
+def test_save_load_round_trip(tmp_path, frames, architecture):
+    """Ours round-trips as model.safetensors + config.json; a VQModel tokenizer as a diffusers folder."""
     torch.manual_seed(0)
-    tok = FrameTokenizer(MICRO.tokenizer).eval()
+    cfg = replace(MICRO.tokenizer, architecture=architecture)
+    tok = FrameTokenizer(cfg).eval()
     tok.save_pretrained(tmp_path / "tok")
-    assert isinstance(VQModel.from_pretrained(tmp_path / "tok"), VQModel)
+    if architecture == "vqmodel":
+        assert isinstance(VQModel.from_pretrained(tmp_path / "tok"), VQModel)
     again = FrameTokenizer.from_pretrained(tmp_path / "tok")
-    assert again.config == MICRO.tokenizer
+    assert again.config == cfg
     assert torch.equal(tok.encode(frames), again.encode(frames))
+    assert torch.equal(tok.decode(tok.encode(frames)), again.decode(again.encode(frames)))
 
 
 def test_any_local_vq_model_folder_loads_as_tokenizer(tmp_path, frames):
@@ -99,9 +109,13 @@ def test_bad_tokenizer_inputs_get_one_clear_error(tmp_path, frames):
     with pytest.raises(CheckpointError, match="config.json"):
         FrameTokenizer.from_pretrained(tmp_path / "missing")
     tok.save_pretrained(tmp_path / "tok")
-    (tmp_path / "tok" / "diffusion_pytorch_model.safetensors").write_bytes(b"garbage")
-    with pytest.raises(CheckpointError, match="not a loadable VQModel"):
+    (tmp_path / "tok" / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="unreadable or corrupt"):
         FrameTokenizer.from_pretrained(tmp_path / "tok")
+    FrameTokenizer(VQMODEL).save_pretrained(tmp_path / "vq")
+    (tmp_path / "vq" / "diffusion_pytorch_model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="not a loadable VQModel"):
+        FrameTokenizer.from_pretrained(tmp_path / "vq")
 
 
 def test_psnr_formula():
@@ -144,3 +158,19 @@ def test_local_t5_encoder_gives_the_text_prompt(tmp_path):
     assert not torch.allclose(with_text, model(x), atol=1e-5)
     with pytest.raises(InputError, match="t5_path"):
         STPT(replace(stpt_config, t5_path=str(tmp_path / "nothing")))
+
+
+def test_conv_tokenizer_latents_are_local():
+    """A latent of ours depends only on its neighbourhood: an object in one corner leaves the far corner's
+    latent exactly as on a blank frame (VQModel's GroupNorm and attention do not; see TokenizerConfig)."""
+    torch.manual_seed(0)
+    tok = FrameTokenizer(MICRO.tokenizer).eval()
+    blank = torch.full((1, 1, 3, 32, 32), 0.1)
+    busy = blank.clone()
+    busy[..., :8, :8] = 0.9
+    with torch.no_grad():
+        a, b = tok.latents(blank), tok.latents(busy)
+    assert torch.equal(a[..., 5:, 5:], b[..., 5:, 5:]) and not torch.equal(a[..., :2, :2], b[..., :2, :2])
+    vq = FrameTokenizer(VQMODEL).eval()
+    with torch.no_grad():
+        assert not torch.allclose(vq.latents(blank)[..., 5:, 5:], vq.latents(busy)[..., 5:, 5:])

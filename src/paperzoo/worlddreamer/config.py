@@ -24,8 +24,17 @@ TEXT_ENCODERS = ("tiny", "t5_local")
 
 @dataclass(frozen=True)
 class TokenizerConfig:
-    """The per-frame VQ tokenizer (Eq. 1) as a diffusers `VQModel`, its codebook trained by EMA."""
+    """The per-frame VQ tokenizer (Eq. 1), its codebook trained by EMA.
 
+    `architecture="conv"` (the tiny default, ours): a small convolutional VQ-VAE without
+    normalisation or attention, so a latent sees only its neighbourhood. `"vqmodel"`: diffusers'
+    `VQModel` (GroupNorm, a mid-block self-attention), the architecture of aMUSEd's VQ-GAN
+    that real checkpoints load into. Measured on the video world (2026-12-07, 512 codes, 400
+    steps): the VQModel's global GroupNorm and attention make a blank background patch's
+    latent depend on the whole frame, and the background spread over 383 codes (the commonest
+    held 1.7% of tokens), leaving the STPT little it could predict."""
+
+    architecture: str = "conv"
     image_size: int = 32
     block_out_channels: tuple[int, ...] = (32, 64, 64)  # down factor 2^(levels - 1): f4 here
     layers_per_block: int = 1
@@ -40,6 +49,8 @@ class TokenizerConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "block_out_channels", tuple(self.block_out_channels))
+        if self.architecture not in ("conv", "vqmodel"):
+            raise ConfigError(f"TokenizerConfig.architecture: {self.architecture!r}; expected 'conv' or 'vqmodel'")
         if self.image_size % self.down:
             raise ConfigError(f"TokenizerConfig.image_size: {self.image_size} is not divisible by the down factor {self.down}")
         if any(c % self.norm_num_groups for c in self.block_out_channels):
@@ -137,7 +148,8 @@ CONFIGS.register("micro", WorldDreamerConfig(
     STPTConfig(codebook_size=32, dim=32, layers=2, heads=2, text_dim=16, text_layers=1, text_heads=2)))
 # Paper scale (ours: the paper reports only "1B"); the tokenizer is aMUSEd's VQ-GAN, loaded from a local folder.
 CONFIGS.register("stpt-1b", WorldDreamerConfig(
-    TokenizerConfig(image_size=256, block_out_channels=(128, 128, 256, 256, 512), layers_per_block=2, norm_num_groups=32,
+    TokenizerConfig(architecture="vqmodel", image_size=256, block_out_channels=(128, 128, 256, 256, 512),
+                    layers_per_block=2, norm_num_groups=32,
                     codebook_size=8192, code_dim=64, latent_channels=64),
     STPTConfig(codebook_size=8192, frames=16, grid=16, dim=2048, layers=16, heads=16, text_dim=768, text_heads=12,
                text_max_tokens=77)))

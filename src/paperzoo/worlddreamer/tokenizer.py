@@ -26,7 +26,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from paperzoo.core.atomic import atomic_dir
-from paperzoo.core.checkpoint import config_from_dict, config_to_dict
+from paperzoo.core.checkpoint import PretrainedMixin, config_from_dict, config_to_dict
 from paperzoo.core.errors import CheckpointError, InputError
 from paperzoo.worlddreamer.config import TokenizerConfig
 
@@ -45,23 +45,71 @@ def build_vq_model(config: TokenizerConfig) -> VQModel:
     )
 
 
-class FrameTokenizer(nn.Module):
-    """Per-frame VQ tokenizer: `encode` frames -> ids, `decode` ids -> frames, `reconstruct` both."""
+class ResBlock(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ConvVQVAE(nn.Module):
+    """A small VQ-VAE in the original style (van den Oord et al. 2017): strided convs and residual
+    blocks, no normalisation and no attention, so each latent depends on its neighbourhood only."""
+
+    def __init__(self, config: TokenizerConfig):
+        super().__init__()
+        ch = config.block_out_channels
+        enc: list[nn.Module] = [nn.Conv2d(3, ch[0], 3, padding=1)]
+        for a, b in zip(ch, ch[1:]):
+            enc += [ResBlock(a), nn.ReLU(), nn.Conv2d(a, b, 4, stride=2, padding=1)]
+        enc += [ResBlock(ch[-1]), nn.ReLU(), nn.Conv2d(ch[-1], config.code_dim, 1)]
+        self.encoder = nn.Sequential(*enc)
+        dec: list[nn.Module] = [nn.Conv2d(config.code_dim, ch[-1], 3, padding=1), ResBlock(ch[-1])]
+        for a, b in zip(ch[::-1], ch[::-1][1:]):
+            dec += [nn.ReLU(), nn.ConvTranspose2d(a, b, 4, stride=2, padding=1), ResBlock(b)]
+        dec += [nn.ReLU(), nn.Conv2d(ch[0], 3, 3, padding=1)]
+        self.decoder = nn.Sequential(*dec)
+        self.codebook = nn.Embedding(config.codebook_size, config.code_dim)
+
+
+class FrameTokenizer(PretrainedMixin, nn.Module):
+    """Per-frame VQ tokenizer: `encode` frames -> ids, `decode` ids -> frames, `reconstruct` both.
+
+    Wraps either our `ConvVQVAE` (config.architecture "conv") or a diffusers `VQModel`."""
+
+    config_class = TokenizerConfig
 
     def __init__(self, config: TokenizerConfig | None = None, vq: VQModel | None = None):
         super().__init__()
         if vq is None and config is None:
             raise ValueError("FrameTokenizer needs a TokenizerConfig or a VQModel")
-        self.vq = vq if vq is not None else build_vq_model(config)
-        c = self.vq.config
-        self.codebook_size = int(c.num_vq_embeddings)
-        self.down = 2 ** (len(c.block_out_channels) - 1)
         self.config = config
+        if vq is not None or config.architecture == "vqmodel":
+            self.vq = vq if vq is not None else build_vq_model(config)
+            c = self.vq.config
+            self.codebook_size = int(c.num_vq_embeddings)
+            self.down = 2 ** (len(c.block_out_channels) - 1)
+        else:
+            self.vq = ConvVQVAE(config)
+            self.codebook_size, self.down = config.codebook_size, config.down
+
+    @property
+    def is_vqmodel(self) -> bool:
+        return isinstance(self.vq, VQModel)
 
     @property
     def codebook(self) -> Tensor:
         """(K, D) code vectors."""
-        return self.vq.quantize.embedding.weight
+        return self.vq.quantize.embedding.weight if self.is_vqmodel else self.vq.codebook.weight
+
+    def decode_latents(self, zq: Tensor) -> Tensor:
+        """Quantised latents (B', D, h, w) -> images (B', 3, H, W) in about [-1, 1]."""
+        if self.is_vqmodel:
+            quant = zq
+            return self.vq.decoder(self.vq.post_quant_conv(quant), quant if self.vq.config.norm_type == "spatial" else None)
+        return self.vq.decoder(zq)
 
     def latents(self, frames: Tensor) -> Tensor:
         """(B*N, D, h, w) pre-quantisation encoder outputs of frames (B, N, 3, H, W) in [0, 1]."""
@@ -70,7 +118,8 @@ class FrameTokenizer(nn.Module):
         if frames.shape[-1] % self.down or frames.shape[-2] % self.down:
             raise InputError(f"frames: {frames.shape[-2]}x{frames.shape[-1]} is not divisible by the tokenizer's "
                              f"down factor {self.down}")
-        return self.vq.encode(rearrange(frames, "b n c h w -> (b n) c h w") * 2 - 1).latents
+        x = rearrange(frames, "b n c h w -> (b n) c h w") * 2 - 1
+        return self.vq.encode(x).latents if self.is_vqmodel else self.vq.encoder(x)
 
     @torch.no_grad()
     def encode(self, frames: Tensor) -> Tensor:
@@ -88,8 +137,11 @@ class FrameTokenizer(nn.Module):
         if ids.min() < 0 or ids.max() >= self.codebook_size:
             raise InputError(f"ids: must lie in [0, {self.codebook_size}); got [{int(ids.min())}, {int(ids.max())}]")
         b, n, h, w = ids.shape
-        flat = rearrange(ids, "b n h w -> (b n) (h w)")
-        x = self.vq.decode(flat, force_not_quantize=True, shape=(b * n, h, w, self.codebook.shape[1])).sample
+        if self.is_vqmodel:
+            flat = rearrange(ids, "b n h w -> (b n) (h w)")
+            x = self.vq.decode(flat, force_not_quantize=True, shape=(b * n, h, w, self.codebook.shape[1])).sample
+        else:
+            x = self.decode_latents(rearrange(self.codebook[ids], "b n h w d -> (b n) d h w"))
         return rearrange((x.clamp(-1, 1) + 1) / 2, "(b n) c h w -> b n c h w", b=b, n=n)
 
     def reconstruct(self, frames: Tensor) -> Tensor:
@@ -98,7 +150,10 @@ class FrameTokenizer(nn.Module):
     # ------------------------------------------------------------------ checkpoints
 
     def save_pretrained(self, path: str | Path) -> Path:
-        """A diffusers VQModel folder (loadable by `VQModel.from_pretrained`) plus our config."""
+        """Ours: model.safetensors + config.json (PretrainedMixin). A VQModel: a diffusers folder
+        (loadable by `VQModel.from_pretrained`) plus our config beside it."""
+        if not self.is_vqmodel:
+            return super().save_pretrained(path)
         path = Path(path)
         with atomic_dir(path) as tmp:
             self.vq.save_pretrained(tmp)
@@ -107,11 +162,19 @@ class FrameTokenizer(nn.Module):
         return path
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, subfolder: str | None = None) -> FrameTokenizer:
-        """Any diffusers VQModel folder (e.g. a local aMUSEd checkout with subfolder="vqvae"), or one saved here."""
+    def from_pretrained(cls, path: str | Path, subfolder: str | None = None, map_location: str = "cpu") -> FrameTokenizer:
+        """A folder saved here (either architecture), or any diffusers VQModel folder (e.g. a local aMUSEd
+        checkout with subfolder="vqvae")."""
         folder = Path(path) / subfolder if subfolder else Path(path)
         if not (folder / "config.json").is_file():
-            raise CheckpointError(f"tokenizer folder {folder} has no config.json (expected a diffusers VQModel folder)")
+            raise CheckpointError(f"tokenizer folder {folder} has no config.json (expected a tokenizer saved by "
+                                  "paperzoo or a diffusers VQModel folder)")
+        try:
+            payload = json.loads((folder / "config.json").read_text())
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"tokenizer config {folder / 'config.json'} is corrupt ({e})") from None
+        if payload.get("class") == cls.__name__:
+            return super().from_pretrained(folder, map_location=map_location).eval()
         try:
             vq = VQModel.from_pretrained(folder)
         except Exception as e:  # diffusers raises many types for a damaged folder
@@ -122,7 +185,7 @@ class FrameTokenizer(nn.Module):
                 config = config_from_dict(TokenizerConfig, json.loads((folder / CONFIG_NAME).read_text()))
             except (json.JSONDecodeError, TypeError, KeyError) as e:
                 raise CheckpointError(f"tokenizer config {folder / CONFIG_NAME} is corrupt ({e})") from None
-        return cls(config, vq=vq.eval())
+        return cls(config, vq=vq.eval()).to(map_location)
 
 
 def nearest_code(z: Tensor, codebook: Tensor) -> Tensor:

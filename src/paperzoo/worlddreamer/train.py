@@ -78,17 +78,16 @@ class TokenizerTraining(nn.Module):
         self.tokenizer, self.quantizer = tokenizer, EMAQuantizer(config)
 
     def forward(self, frames: Tensor) -> dict[str, Tensor]:
-        vq = self.tokenizer.vq
         x = frames.flatten(0, 1) * 2 - 1
-        zq, _, commit = self.quantizer(vq.encode(x).latents)
-        rec = vq.decoder(vq.post_quant_conv(zq))
+        zq, _, commit = self.quantizer(self.tokenizer.latents(frames))
+        rec = self.tokenizer.decode_latents(zq)
         recon = (rec - x).abs().mean() + (rec - x).pow(2).mean()
         return {"loss": recon + commit, "recon": recon, "commit": commit}
 
     def sync_codebook(self) -> None:
         """Copy the EMA codebook into the VQModel's quantizer, which `encode` / `decode` use."""
         with torch.no_grad():
-            self.tokenizer.vq.quantize.embedding.weight.copy_(self.quantizer.codebook)
+            self.tokenizer.codebook.copy_(self.quantizer.codebook)
 
 
 def train_tokenizer(config: TokenizerConfig, video: VideoConfig, recipe: TrainConfig, out_dir: str | Path, seed: int = 0,
