@@ -112,6 +112,8 @@ def test_tasks_build_their_masks_and_prompts():
     assert (t2v == 32).all()
     i2v = start_ids("image-to-video", 2, 8, 8, 32, given=given)
     assert torch.equal(i2v[:, 0], given[:, 0]) and (i2v[:, 1:] == 32).all()
+    pred = start_ids("image-to-video", 2, 8, 8, 32, given=given, context=2)  # video prediction: 2 frames given
+    assert torch.equal(pred[:, :2], given[:, :2]) and (pred[:, 2:] == 32).all()
     region = region_box(8, (2, 2, 6, 6))
     inp = start_ids("inpainting", 2, 8, 8, 32, given=given, region=region)
     assert (inp[:, :, 2:6, 2:6] == 32).all() and torch.equal(inp[:, :, :2], given[:, :, :2])
@@ -128,8 +130,10 @@ def test_bad_task_inputs_get_one_clear_error():
         named_actions("jump", 8)
     with pytest.raises(InputError, match="first frame"):
         start_ids("image-to-video", 1, 8, 8, 32)
-    with pytest.raises(InputError, match="first frame must be"):
+    with pytest.raises(InputError, match="must be 8x8 tokens"):
         start_ids("image-to-video", 1, 8, 8, 32, given=torch.zeros(1, 4, 4, dtype=torch.long))
+    with pytest.raises(InputError, match="context"):
+        start_ids("image-to-video", 1, 8, 8, 32, given=torch.zeros(1, 8, 8, 8, dtype=torch.long), context=8)
     with pytest.raises(InputError, match="region"):
         region_box(8, (0, 0, 9, 4))
     with pytest.raises(InputError, match="text prompt"):

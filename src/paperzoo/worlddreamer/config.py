@@ -1,8 +1,8 @@
 """WorldDreamer's sizes as plain dataclass values: the per-frame VQ tokenizer and the STPT.
 
 Named configs:
-- `tiny` (CPU, minutes; the card's small-scale plan): 8 frames of 32x32, an f4 VQ with 256
-  codes of dim 32 (8x8 tokens per frame), an STPT of width 128, 4 layers, 4 heads.
+- `tiny` (CPU, minutes; the card's small-scale plan): 8 frames of 32x32, an f4 convolutional
+  VQ-VAE with 512 codes of dim 16 (8x8 tokens per frame), an STPT of width 128, 4 layers, 4 heads.
 - `stpt-1b` (ours; the paper gives no sizes, only "1B"): C_V = 2048, 16 layers, 16 heads,
   MLP 4x over aMUSEd's 8192-code f16 VQ-GAN at 256x256 and 16 frames (16x16 tokens per frame),
   T5 text. About 1.07B parameters in the blocks (16 C^2 L), counted in the tests.
@@ -39,8 +39,8 @@ class TokenizerConfig:
     block_out_channels: tuple[int, ...] = (32, 64, 64)  # down factor 2^(levels - 1): f4 here
     layers_per_block: int = 1
     norm_num_groups: int = 16
-    codebook_size: int = 256  # K; the paper's VQ-GAN has 8192
-    code_dim: int = 32  # the codebook vectors' width (vq_embed_dim)
+    codebook_size: int = 512  # K; the paper's VQ-GAN has 8192
+    code_dim: int = 16  # the codebook vectors' width (vq_embed_dim); low-dimensional codes are used more evenly
     latent_channels: int = 32
     ema_decay: float = 0.95  # codebook EMA (vector-quantize-pytorch's `decay`)
     commitment_weight: float = 0.25
@@ -71,7 +71,7 @@ class TokenizerConfig:
 class STPTConfig:
     """The Spatial Temporal Patchwise Transformer (§3.2, Fig. 3) and its prompts."""
 
-    codebook_size: int = 256  # K visual codes; the input table has K + 1 rows, row K = [MASK] (the paper's 8193)
+    codebook_size: int = 512  # K visual codes; the input table has K + 1 rows, row K = [MASK] (the paper's 8193)
     frames: int = 8  # N
     grid: int = 8  # h = w, tokens per frame side
     dim: int = 128  # C_V

@@ -48,9 +48,15 @@ def trajectory_errors(frames: np.ndarray, clips: ClipBatch, video: VideoConfig, 
     return out
 
 
-def copy_first_frame(frames: np.ndarray) -> np.ndarray:
-    """The baseline video: frame 0 repeated (B, N, H, W, 3)."""
-    return np.repeat(frames[:, :1], frames.shape[1], axis=1)
+def copy_first_frame(frames: np.ndarray, context: int = 1) -> np.ndarray:
+    """The baseline video: the last given frame repeated (B, N, H, W, 3): nothing moves after the context.
+
+    From one frame of this world the motion is unobservable (directions are uniform), so no
+    motion is the best point guess and the copy is hard to beat; with two or more given frames
+    the velocity can be read off and extrapolated."""
+    out = frames.copy()
+    out[:, context:] = frames[:, context - 1 : context]
+    return out
 
 
 def mean_ade(frames: np.ndarray, clips: ClipBatch, video: VideoConfig, from_frame: int = 1) -> float:
@@ -112,3 +118,26 @@ def action_sign_agreement(frames: np.ndarray, clips: ClipBatch, video: VideoConf
         axis = int(np.argmax(np.abs(total)))
         out[i] = np.sign(move[axis]) == np.sign(total[axis]) and abs(move[axis]) >= 1.0
     return out
+
+
+def masked_token_ce(model, ids, prompts=None, seed: int = 0, mode: str | None = None) -> float:
+    """Held-out Eq. 5 loss: the mean cross-entropy (nats) of the true tokens at masked positions,
+    with masks drawn from `seed` (the training distribution; `mode` defaults to the model's)."""
+    import torch
+
+    from paperzoo.worlddreamer.masking import sample_mask
+    from paperzoo.worlddreamer.train import masked_token_loss
+
+    c = model.config
+    g = torch.Generator().manual_seed(seed)
+    mask = sample_mask(len(ids), c.frames, c.grid, c.grid, mode or c.mask_mode, c.prefix_prob, generator=g)
+    with torch.no_grad():
+        return float(masked_token_loss(model, ids, mask, prompts))
+
+
+def unigram_ce(train_ids: np.ndarray, eval_ids: np.ndarray, codebook_size: int) -> float:
+    """The prior's cross-entropy (nats): every token predicted from the training tokens' code frequencies
+    (add-one smoothed), the baseline a masked-token model must beat."""
+    counts = np.bincount(train_ids.ravel(), minlength=codebook_size) + 1.0
+    logp = np.log(counts / counts.sum())
+    return float(-logp[eval_ids.ravel()].mean())

@@ -42,22 +42,26 @@ def named_actions(name: str, frames: int, speed: float = ACTION_SPEED) -> Tensor
 
 
 def start_ids(task: str, b: int, frames: int, grid: int, mask_id: int, given: Tensor | None = None,
-              region: Tensor | None = None) -> Tensor:
+              region: Tensor | None = None, context: int = 1) -> Tensor:
     """The starting tokens (B, N, h, w) of a task: [MASK] where the model generates.
 
     given: (B, N, h, w) tokens of a source video (inpainting) or (B, h, w) / (B, N, h, w) whose
     frame 0 is the given image (image- and action-to-video). region: (h, w) or (B, h, w) bool,
-    the area to repaint in every frame (inpainting).
+    the area to repaint in every frame (inpainting). context: how many leading frames of `given`
+    image-/action-to-video keep (1: the paper's single image; 2 or more: video prediction, where
+    the motion is observable).
     """
     check_task(task)
     ids = torch.full((b, frames, grid, grid), mask_id, dtype=torch.int64)
     if task in ("image-to-video", "action-to-video"):
         if given is None:
             raise InputError(f"{task}: needs the first frame's tokens")
-        first = given if given.ndim == 3 else given[:, 0]
-        if tuple(first.shape) != (b, grid, grid):
-            raise InputError(f"{task}: the first frame must be {grid}x{grid} tokens per clip, got {tuple(first.shape)}")
-        ids[:, 0] = first
+        if not 1 <= context < frames:
+            raise InputError(f"{task}: context must keep 1 .. {frames - 1} frames, got {context}")
+        first = given[:, None] if given.ndim == 3 else given[:, :context]
+        if first.shape[1] < context or tuple(first.shape[2:]) != (grid, grid) or len(first) != b:
+            raise InputError(f"{task}: the first {context} frame(s) must be {grid}x{grid} tokens per clip, got {tuple(given.shape)}")
+        ids[:, :context] = first
     elif task == "inpainting":
         if given is None or region is None:
             raise InputError("inpainting: needs the source video's tokens and the region to repaint")
