@@ -67,11 +67,11 @@ class VideoClassifier(PretrainedMixin, nn.Module):
         return {k: head(f).reshape(len(f), s, -1) for k, head in self.heads.items()}
 
 
-def targets(clips: ClipBatch) -> dict[str, Tensor]:
+def targets(clips: ClipBatch, colours: int) -> dict[str, Tensor]:
     """Per slot: colour index (or `colours` = absent), shape and motion (-100 = ignore for absent slots)."""
     a = torch.from_numpy(clips.attributes.astype(np.int64))  # (B, O, 4): shape, colour, size, motion
     present = a[..., 0] >= 0
-    absent_colour = 6
+    absent_colour = colours
     return {"colour": torch.where(present, a[..., 1], torch.full_like(a[..., 1], absent_colour)),
             "shape": torch.where(present, a[..., 0], torch.full_like(a[..., 0], -100)),
             "motion": torch.where(present, a[..., 3], torch.full_like(a[..., 3], -100))}
@@ -95,7 +95,7 @@ def train_classifier(video: VideoConfig, out_dir: str | Path, steps: int = 400, 
 
     def batch_fn(step: int):
         clips = make_clips(video, 7_000 + seed, batch, start=step * batch)
-        return clips.frames_float(), targets(clips)
+        return clips.frames_float(), targets(clips, len(video.colours))
 
     trainer.fit(batch_fn, lambda m, b: {"loss": classifier_loss(m, *b)}, steps, resume=True)
     trainer.save_final()
@@ -105,7 +105,7 @@ def train_classifier(video: VideoConfig, out_dir: str | Path, steps: int = 400, 
 @torch.no_grad()
 def caption_accuracy(model: VideoClassifier, frames: Tensor, clips: ClipBatch) -> dict[str, float]:
     """The fraction of each word kind of the prompts read back from `frames` (B, N, 3, H, W) made for `clips`."""
-    out, target = model(frames), targets(clips)
+    out, target = model(frames), targets(clips, model.config.colours)
     result = {}
     for k in ("colour", "shape", "motion"):
         keep = target[k] != -100

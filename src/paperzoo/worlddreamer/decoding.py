@@ -57,10 +57,6 @@ def _choose(logits: Tensor, temperature: float, generator: torch.Generator | Non
     return ids, probs.gather(-1, ids[..., None])[..., 0]
 
 
-def _check(model: STPT, ids: Tensor) -> None:
-    model.check_ids(ids)
-
-
 @torch.no_grad()
 def parallel_decode(model: STPT, ids: Tensor, prompts: Prompts | None = None, steps: int = 10, beta: float = 0.0,
                     temperature: float = 0.0, choice_temperature: float = 0.0,
@@ -68,7 +64,7 @@ def parallel_decode(model: STPT, ids: Tensor, prompts: Prompts | None = None, st
     """Fill every [MASK] in ids (B, N, h, w) in `steps` parallel steps, most confident first."""
     if steps < 1:
         raise InputError(f"steps: need at least 1, got {steps}")
-    _check(model, ids)
+    model.check_ids(ids)
     mask_id = model.config.mask_id
     ids = ids.clone()
     b = ids.shape[0]
@@ -98,7 +94,7 @@ def parallel_decode(model: STPT, ids: Tensor, prompts: Prompts | None = None, st
 def token_by_token_decode(model: STPT, ids: Tensor, prompts: Prompts | None = None, beta: float = 0.0,
                           temperature: float = 0.0, generator: torch.Generator | None = None) -> Decoded:
     """The same model, one token per forward pass: the most confident masked token is fixed each time."""
-    _check(model, ids)
+    model.check_ids(ids)
     mask_id = model.config.mask_id
     ids = ids.clone()
     b = ids.shape[0]

@@ -4,7 +4,10 @@
   in the generated frames and in the true frames, and average the distance between the two
   centroids over the generated frames (1..N-1 for image-to-video), in pixels. A track lost in
   generated frames holds its last position (frame 0's when never found), as a tracker would.
-- The copy-frame-0 baseline: the first frame repeated, i.e. nothing moves.
+- The copy baseline: the last given frame repeated, i.e. nothing moves after the context.
+- Motion type from a track (`motion_of_track`: a circle fit, then speed) and its accuracy
+  against the caption; action sign agreement (does object 0 move the way its actions say).
+- The held-out Eq. 5 loss (`masked_token_ce`) against the code prior (`unigram_ce`).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ CLI and the benchmark use, under `$PAPERZOO_CACHE/worlddreamer/`.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -65,7 +66,7 @@ def stpt_unit(folder: Path, tokenizer_folder: Path, wd: WorldDreamerConfig, vide
             from paperzoo.worlddreamer.train import train_causal
 
             train_causal(wd.stpt, tokens, recipe, f, seed=seed, device=device, progress=progress)
-        history = __import__("json").loads((f / "history.json").read_text())
+        history = json.loads((f / "history.json").read_text())
         return {"final_loss": history[-1]["loss"] if history else None}
 
     return cached_run(folder, SYSTEM, settings, fn)

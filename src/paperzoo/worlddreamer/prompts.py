@@ -56,9 +56,6 @@ class Prompts:
             out.action_mask = mask & keep
         return out
 
-    def unconditional(self) -> Prompts:
-        return Prompts()
-
     @staticmethod
     def cat(a: Prompts, b: Prompts, n_a: int, n_b: int) -> Prompts:
         """Two batches stacked (missing fields filled as absent), for one CFG forward pass over both."""

@@ -2,15 +2,16 @@
 
     T_V = F_v(I),  I in R^{N x H x W x 3} -> T_V in [0, K)^{N x h x w}
 
-The paper uses a VQGAN with 8192 codes trained on LAION, per frame. Here the network IS
-diffusers' `VQModel` (encoder, quant_conv, codebook, post_quant_conv, decoder), so a real
-checkpoint (aMUSEd's VQ-GAN, `VQModel.from_pretrained(folder, subfolder="vqvae")`) and the
-tiny one trained here go through the same `encode` / `decode`. The tiny one's codebook is
-trained the way modern VQ tokenizers are, with vector-quantize-pytorch: an exponential moving
-average of the assigned encoder outputs instead of a codebook loss, k-means initialisation
-on the first batch, and dead codes (EMA cluster size below a threshold) restarted from
-encoder outputs of the batch. After training its codebook is copied into the `VQModel`'s
-quantizer, which then assigns the same nearest codes (tested).
+The paper uses a VQGAN with 8192 codes trained on LAION, per frame. `FrameTokenizer` wraps
+either a diffusers `VQModel` (encoder, quant_conv, codebook, post_quant_conv, decoder), which
+real checkpoints load into (aMUSEd's VQ-GAN: `from_pretrained(folder, subfolder="vqvae")`),
+or our small `ConvVQVAE` (the tiny default; why: `TokenizerConfig`), behind the same `encode`
+/ `decode`. The codebook is trained the way modern VQ tokenizers are, with
+vector-quantize-pytorch: an exponential moving average of the assigned encoder outputs
+instead of a codebook loss, k-means initialisation on the first batch, and dead codes (EMA
+cluster size below a threshold) restarted from encoder outputs of the batch. After training
+it is copied into the tokenizer's own codebook, which then assigns the same nearest codes
+(tested).
 
 Frames are (B, N, 3, H, W) float in [0, 1]; ids are (B, N, h, w) int64.
 """
