@@ -21,7 +21,6 @@ Ends with one line per ratio: `ratio <name> = <value> (target <= <x>)` (or >=).
 """
 
 import argparse
-import time
 from dataclasses import replace
 
 import numpy as np

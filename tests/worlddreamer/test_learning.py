@@ -7,7 +7,6 @@ decoding's video-prediction ADE below copying the last given frame) does not hol
 tiny scale (README, "Status"), so it is measured, not asserted.
 """
 
-import numpy as np
 import pytest
 import torch
 

@@ -1,6 +1,5 @@
 """The VQ tokenizer (Eq. 1) on diffusers' VQModel with an EMA codebook, and the prompt encoders (tiny, local T5)."""
 
-import json
 from dataclasses import replace
 
 import pytest

@@ -25,7 +25,8 @@ the held-out hash rule (`is_held_out`, `key_hash`), the per-example random strea
 `videos` moves the scene objects: clips of shapes that bounce, orbit or drift, with captions
 naming each motion, per-frame actions (object 0's velocity), ground-truth trajectories and
 `track_colours`, which recovers trajectories from any frames by colour (WorldDreamer). 3D
-objects will sit beside them as a sibling module.
+objects will sit beside them as a sibling module. `batch.ArrayBatch` is what a scene batch
+and a clip batch share: sub-batches and the .npz round trip.
 """
 
 from paperzoo.world import captions, checkable, conversations, videos

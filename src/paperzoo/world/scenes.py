@@ -29,18 +29,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from paperzoo.core.atomic import atomic_path
 from paperzoo.core.cache import cache_dir
 from paperzoo.core.errors import ConfigError, InputError
+from paperzoo.world.batch import ArrayBatch
 
 # Bump when rendering or captions change, so cached scene sets are regenerated.
 WORLD_VERSION = 2
@@ -482,8 +480,11 @@ _ARRAYS = ("images", "masks", "boxes", "attributes", "n_objects", "token_ids", "
 
 
 @dataclass
-class SceneBatch:
+class SceneBatch(ArrayBatch):
     """N scenes as arrays, padded to max_objects objects and max_tokens words."""
+
+    ARRAYS: ClassVar[tuple[str, ...]] = _ARRAYS
+    KIND: ClassVar[str] = "scene batch"
 
     images: np.ndarray  # (N, H, W, 3) uint8
     masks: np.ndarray  # (N, O, H, W) bool, absent objects all False
@@ -496,48 +497,9 @@ class SceneBatch:
     background: np.ndarray  # (N,) int64: index into config.backgrounds, -1 when unnamed
     captions: list[str] = field(default_factory=list)
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, idx: int | slice | np.ndarray | Sequence[int]) -> SceneBatch:
-        """A sub-batch; an int gives a batch of one, so arrays keep their leading axis."""
-        if isinstance(idx, (int, np.integer)):
-            i = int(idx) + (len(self) if idx < 0 else 0)
-            if not 0 <= i < len(self):
-                raise IndexError(f"index {idx} out of range for a batch of {len(self)}")
-            idx = slice(i, i + 1)
-        elif not isinstance(idx, slice):
-            idx = np.asarray(idx)
-            if idx.dtype == bool:
-                idx = np.flatnonzero(idx)
-        rows = np.arange(len(self))[idx]
-        return SceneBatch(**{k: getattr(self, k)[idx] for k in _ARRAYS}, captions=[self.captions[r] for r in rows])
-
     def images_float(self) -> torch.Tensor:
         """(N, 3, H, W) float32 in [0, 1]."""
         return torch.from_numpy(self.images).permute(0, 3, 1, 2).float().div_(255).contiguous()
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write an .npz atomically (captions as a unicode array, no pickling)."""
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:  # a file object, so numpy does not append ".npz"
-                np.savez_compressed(f, **{k: getattr(self, k) for k in _ARRAYS}, captions=np.asarray(self.captions, dtype=str))
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> SceneBatch:
-        """Read a batch written by `save`; an unreadable or incomplete file raises InputError."""
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in _ARRAYS}
-                captions = [str(c) for c in data["captions"]]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            raise InputError(f"{path}: not a readable scene batch ({type(e).__name__}: {e})") from e
-        n = len(arrays["images"])
-        if any(len(a) != n for a in arrays.values()) or len(captions) != n:
-            raise InputError(f"{path}: arrays of different lengths; the file is incomplete")
-        return cls(**arrays, captions=captions)
 
     @classmethod
     def from_scenes(cls, scenes: Sequence[Scene], config: SceneConfig) -> SceneBatch:

@@ -33,18 +33,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import ClassVar, Iterator, Sequence
 
 import numpy as np
 import torch
 
-from paperzoo.core.atomic import atomic_path
 from paperzoo.core.cache import cache_dir
 from paperzoo.core.errors import ConfigError, InputError
+from paperzoo.world.batch import ArrayBatch
 from paperzoo.world.scenes import (
     ALL_COLOURS, ALL_SHAPES, ALL_SIZES, COLOURS, PAD, PAD_ID, SHAPES, SPLIT_IDS, UNK, UNK_ID, SceneConfig, SceneObject,
     paint_scene, size_extent,
@@ -246,8 +244,11 @@ ATTRIBUTE_NAMES = ("shape", "colour", "size", "motion")
 
 
 @dataclass
-class ClipBatch:
+class ClipBatch(ArrayBatch):
     """B clips as arrays, padded to max_objects objects and max_tokens words."""
+
+    ARRAYS: ClassVar[tuple[str, ...]] = _ARRAYS
+    KIND: ClassVar[str] = "clip batch"
 
     frames: np.ndarray  # (B, N, H, W, 3) uint8
     centres: np.ndarray  # (B, O, N, 2) float32, NaN for absent objects
@@ -258,44 +259,9 @@ class ClipBatch:
     token_mask: np.ndarray  # (B, L) bool
     captions: list[str] = field(default_factory=list)
 
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def __getitem__(self, idx: int | slice | np.ndarray | Sequence[int]) -> ClipBatch:
-        """A sub-batch; an int gives a batch of one."""
-        if isinstance(idx, (int, np.integer)):
-            i = int(idx) + (len(self) if idx < 0 else 0)
-            if not 0 <= i < len(self):
-                raise IndexError(f"index {idx} out of range for a batch of {len(self)}")
-            idx = slice(i, i + 1)
-        elif not isinstance(idx, slice):
-            idx = np.asarray(idx)
-        rows = np.arange(len(self))[idx]
-        return ClipBatch(**{k: getattr(self, k)[idx] for k in _ARRAYS}, captions=[self.captions[r] for r in rows])
-
     def frames_float(self) -> torch.Tensor:
         """(B, N, 3, H, W) float32 in [0, 1]."""
         return torch.from_numpy(self.frames).permute(0, 1, 4, 2, 3).float().div_(255).contiguous()
-
-    def save(self, path: str | os.PathLike) -> Path:
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **{k: getattr(self, k) for k in _ARRAYS}, captions=np.asarray(self.captions, dtype=str))
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> ClipBatch:
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in _ARRAYS}
-                captions = [str(c) for c in data["captions"]]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            raise InputError(f"{path}: not a readable clip batch ({type(e).__name__}: {e})") from e
-        n = len(arrays["frames"])
-        if any(len(a) != n for a in arrays.values()) or len(captions) != n:
-            raise InputError(f"{path}: arrays of different lengths; the file is incomplete")
-        return cls(**arrays, captions=captions)
 
     @classmethod
     def from_clips(cls, clips: Sequence[Clip], config: VideoConfig) -> ClipBatch:

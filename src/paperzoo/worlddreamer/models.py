@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
 from paperzoo.core.cache import cache_dir
-from paperzoo.core.runcache import cached_run, is_cached
+from paperzoo.core.runcache import cached_run
 from paperzoo.world.videos import ClipBatch, VideoConfig, load_clips
 from paperzoo.worlddreamer.autoregressive import CausalVideoTransformer
 from paperzoo.worlddreamer.classifier import VideoClassifier, train_classifier
@@ -24,7 +22,7 @@ from paperzoo.worlddreamer.config import WorldDreamerConfig, config as get_confi
 from paperzoo.worlddreamer.evaluate import mean_ade, to_uint8
 from paperzoo.worlddreamer.stpt import STPT
 from paperzoo.worlddreamer.tokenizer import FrameTokenizer, psnr
-from paperzoo.worlddreamer.train import TrainConfig, pretokenize, train_stpt, train_tokenizer, training_tokens
+from paperzoo.worlddreamer.train import TrainConfig, train_stpt, train_tokenizer, training_tokens
 
 SYSTEM = "worlddreamer"
 EVAL_SEED = 0  # the evaluation clips are the same for every training seed
