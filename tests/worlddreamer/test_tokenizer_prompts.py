@@ -22,7 +22,7 @@ def frames():
     return make_clips(VideoConfig(), 0, 2).frames_float()
 
 
-@pytest.mark.parametrize("architecture", ["conv", "vqmodel"])
+@pytest.mark.parametrize("architecture", ["conv", "patch", "vqmodel"])
 def test_encode_decode_shapes_and_range(frames, architecture):
     tok = FrameTokenizer(replace(MICRO.tokenizer, architecture=architecture)).eval()
     ids = tok.encode(frames)
@@ -173,3 +173,19 @@ def test_conv_tokenizer_latents_are_local():
     vq = FrameTokenizer(VQMODEL).eval()
     with torch.no_grad():
         assert not torch.allclose(vq.latents(blank)[..., 5:, 5:], vq.latents(busy)[..., 5:, 5:])
+
+
+def test_patch_tokenizer_latents_see_their_own_patch_only():
+    """`architecture="patch"`: a latent is a function of its own 4x4 patch, so every blank patch encodes
+    alike, even one touching an object (the conv encoder's latents see about 3 tokens around)."""
+    torch.manual_seed(0)
+    blank = torch.full((1, 1, 3, 32, 32), 0.1)
+    busy = blank.clone()
+    busy[..., 4:8, 4:8] = 0.9  # fills token (1, 1) exactly
+    for architecture, neighbour_changes in (("patch", False), ("conv", True)):
+        tok = FrameTokenizer(replace(MICRO.tokenizer, architecture=architecture)).eval()
+        with torch.no_grad():
+            a, b = tok.latents(blank), tok.latents(busy)
+        assert not torch.equal(a[..., 1, 1], b[..., 1, 1])
+        assert torch.equal(a[..., 1, 2], b[..., 1, 2]) != neighbour_changes, architecture
+        assert torch.equal(a[..., 1, 2], a[..., 5, 5])

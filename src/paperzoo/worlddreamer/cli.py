@@ -1,11 +1,11 @@
 """`paperzoo worlddreamer ...`: named configs, training (the video world or a local JSONL video folder),
-generating any of the five tasks as a GIF and a frame strip."""
+generating any of the five tasks as a GIF and a frame strip, and the small-scale reproduction."""
 
 from pathlib import Path
 
 import click
 
-from paperzoo.core.cli import Group, device_option, out_option, resolve_device, seed_option
+from paperzoo.core.cli import Group, device_option, out_option, reproduce_command, resolve_device, seed_option
 from paperzoo.core.errors import InputError
 
 
@@ -174,3 +174,11 @@ def generate(model, task, prompt, image, video, clip_index, action, region, step
     frames = tok.decode(out_ids.ids)
     gif, strip = save_video(frames[0], out)
     click.echo(f"{task}: {out_ids.forward_passes} STPT forward passes ({decoder}); wrote {gif} and {strip}")
+
+
+cli.add_command(reproduce_command(
+    "worlddreamer",
+    "The card's runs R1-R5 on the video world, 3 seeds: the tokenizer; the STPT beside full attention, the other "
+    "mask modes and a same-size causal transformer; parallel vs token-by-token decoding; the five tasks with CFG "
+    "beta 0, 1, 3; writes OUT/worlddreamer/ and OUT/REPORT.md.",
+    "The micro config, 20 steps, 4 clips, one seed: checks that everything runs (about a minute), not a result."))

@@ -49,8 +49,8 @@ class TokenizerConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "block_out_channels", tuple(self.block_out_channels))
-        if self.architecture not in ("conv", "vqmodel"):
-            raise ConfigError(f"TokenizerConfig.architecture: {self.architecture!r}; expected 'conv' or 'vqmodel'")
+        if self.architecture not in ("conv", "patch", "vqmodel"):
+            raise ConfigError(f"TokenizerConfig.architecture: {self.architecture!r}; expected 'conv', 'patch' or 'vqmodel'")
         if self.image_size % self.down:
             raise ConfigError(f"TokenizerConfig.image_size: {self.image_size} is not divisible by the down factor {self.down}")
         if any(c % self.norm_num_groups for c in self.block_out_channels):

@@ -62,11 +62,15 @@ class ConvVQVAE(nn.Module):
     def __init__(self, config: TokenizerConfig):
         super().__init__()
         ch = config.block_out_channels
-        # the encoder keeps a small receptive field (about 3 tokens wide): strided convs and 1x1 mixing only,
-        # so a blank patch a token away from every object encodes exactly like any other blank patch
-        enc: list[nn.Module] = [nn.Conv2d(3, ch[0], 3, padding=1)]
-        for a, b in zip(ch, ch[1:]):
-            enc += [nn.ReLU(), nn.Conv2d(a, b, 4, stride=2, padding=1)]
+        if config.architecture == "patch":
+            # each latent sees its own down x down patch only: a blank patch always encodes alike,
+            # whatever is beside it
+            enc: list[nn.Module] = [nn.Conv2d(3, ch[-1], config.down, stride=config.down)]
+        else:
+            # a small receptive field (about 3 tokens wide): strided convs and 1x1 mixing only
+            enc = [nn.Conv2d(3, ch[0], 3, padding=1)]
+            for a, b in zip(ch, ch[1:]):
+                enc += [nn.ReLU(), nn.Conv2d(a, b, 4, stride=2, padding=1)]
         enc += [nn.ReLU(), nn.Conv2d(ch[-1], ch[-1], 1), nn.ReLU(), nn.Conv2d(ch[-1], config.code_dim, 1)]
         self.encoder = nn.Sequential(*enc)
         dec: list[nn.Module] = [nn.Conv2d(config.code_dim, ch[-1], 3, padding=1), ResBlock(ch[-1])]
