@@ -1,7 +1,9 @@
 """`ArrayBatch`: examples of one world kind as equal-length arrays plus their captions.
 
-Shared by `scenes.SceneBatch` and `videos.ClipBatch`: indexing a sub-batch, and an atomic,
-pickle-free .npz round trip in which an unreadable or incomplete file raises one InputError.
+Shared by `scenes.SceneBatch` and `videos.ClipBatch`: indexing a sub-batch, an atomic,
+pickle-free .npz round trip in which an unreadable or incomplete file raises one InputError,
+a cache that regenerates a missing, corrupt or mismatched file (`cached`), and endless
+resumable batches (`stream`).
 A subclass is a dataclass whose fields are its arrays (named in `ARRAYS`) and `captions`.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
 
@@ -61,3 +63,27 @@ class ArrayBatch:
         if any(len(a) != n for a in arrays.values()) or len(captions) != n:
             raise InputError(f"{path}: arrays of different lengths; the file is incomplete")
         return cls(**arrays, captions=captions)
+
+    @classmethod
+    def cached(cls, path: Path, n: int, make: Callable[[], "ArrayBatch"], fits: Callable[["ArrayBatch"], bool]):
+        """The batch saved at `path` if it is readable, holds `n` examples and `fits`; else `make()`, saved there."""
+        if path.exists():
+            try:
+                batch = cls.load(path)
+                if len(batch) == n and fits(batch):
+                    return batch
+            except InputError:
+                pass
+        batch = make()
+        batch.save(path)
+        return batch
+
+
+def stream(make: Callable[[int, int], ArrayBatch], batch_size: int, start_batch: int = 0) -> Iterator[ArrayBatch]:
+    """Endless batches: batch k is `make(batch_size, k * batch_size)`, examples k * batch_size ... (resumable)."""
+    if batch_size < 1:
+        raise InputError(f"batch_size: must be >= 1, got {batch_size}")
+    k = start_batch
+    while True:
+        yield make(batch_size, k * batch_size)
+        k += 1

@@ -38,7 +38,7 @@ import torch
 
 from paperzoo.core.cache import cache_dir
 from paperzoo.core.errors import ConfigError, InputError
-from paperzoo.world.batch import ArrayBatch
+from paperzoo.world.batch import ArrayBatch, stream
 
 # Bump when rendering or captions change, so cached scene sets are regenerated.
 WORLD_VERSION = 2
@@ -559,17 +559,8 @@ def load_scenes(config: SceneConfig, seed: int, n: int, split: str = "eval") -> 
     A missing, corrupt or mismatched cache file is regenerated and rewritten.
     """
     _check_split(split)
-    path = scenes_cache_path(config, seed, n, split)
-    if path.exists():
-        try:
-            batch = SceneBatch.load(path)
-            if len(batch) == n and batch.images.shape[1:3] == (config.image_size,) * 2:
-                return batch
-        except InputError:
-            pass
-    batch = make_scenes(config, seed, n, split=split)
-    batch.save(path)
-    return batch
+    return SceneBatch.cached(scenes_cache_path(config, seed, n, split), n, lambda: make_scenes(config, seed, n, split=split),
+                             lambda b: b.images.shape[1:3] == (config.image_size,) * 2)
 
 
 def scene_stream(config: SceneConfig, seed: int, batch_size: int, split: str = "train", start_batch: int = 0) -> Iterator[SceneBatch]:
@@ -578,12 +569,7 @@ def scene_stream(config: SceneConfig, seed: int, batch_size: int, split: str = "
     Deterministic in (config, seed, split), so a run resumes exactly with `start_batch`.
     """
     _check_split(split)
-    if batch_size < 1:
-        raise InputError(f"batch_size: must be >= 1, got {batch_size}")
-    k = start_batch
-    while True:
-        yield make_scenes(config, seed, batch_size, start=k * batch_size, split=split)
-        k += 1
+    return stream(lambda b, start: make_scenes(config, seed, b, start=start, split=split), batch_size, start_batch)
 
 
 def patch_targets(masks: np.ndarray, patch: int, min_coverage: float = 0.25) -> np.ndarray:

@@ -42,7 +42,7 @@ import torch
 
 from paperzoo.core.cache import cache_dir
 from paperzoo.core.errors import ConfigError, InputError
-from paperzoo.world.batch import ArrayBatch
+from paperzoo.world.batch import ArrayBatch, stream
 from paperzoo.world.scenes import (
     ALL_COLOURS, ALL_SHAPES, ALL_SIZES, COLOURS, PAD, PAD_ID, SHAPES, SPLIT_IDS, UNK, UNK_ID, SceneConfig, SceneObject,
     paint_scene, size_extent,
@@ -307,25 +307,11 @@ def load_clips(config: VideoConfig, seed: int, n: int, split: str = "eval") -> C
     """`make_clips(config, seed, n, split=split)`, cached under $PAPERZOO_CACHE/world/videos;
     a missing, corrupt or mismatched cache file is regenerated."""
     _check_split(split)
-    path = clips_cache_path(config, seed, n, split)
-    if path.exists():
-        try:
-            batch = ClipBatch.load(path)
-            if len(batch) == n and batch.frames.shape[1:4] == (config.frames, config.image_size, config.image_size):
-                return batch
-        except InputError:
-            pass
-    batch = make_clips(config, seed, n, split=split)
-    batch.save(path)
-    return batch
+    return ClipBatch.cached(clips_cache_path(config, seed, n, split), n, lambda: make_clips(config, seed, n, split=split),
+                            lambda b: b.frames.shape[1:4] == (config.frames, config.image_size, config.image_size))
 
 
 def clip_stream(config: VideoConfig, seed: int, batch_size: int, split: str = "train", start_batch: int = 0) -> Iterator[ClipBatch]:
     """Endless batches; batch k holds clips k * batch_size ... (k + 1) * batch_size - 1 (resumable)."""
     _check_split(split)
-    if batch_size < 1:
-        raise InputError(f"batch_size: must be >= 1, got {batch_size}")
-    k = start_batch
-    while True:
-        yield make_clips(config, seed, batch_size, start=k * batch_size, split=split)
-        k += 1
+    return stream(lambda b, start: make_clips(config, seed, b, start=start, split=split), batch_size, start_batch)

@@ -20,7 +20,7 @@ from paperzoo.core.checkpoint import PretrainedMixin
 from paperzoo.core.errors import InputError
 from paperzoo.worlddreamer.config import STPTConfig
 from paperzoo.worlddreamer.prompts import PromptEncoder, Prompts
-from paperzoo.worlddreamer.stpt import ATTENTION, ForwardCounter
+from paperzoo.worlddreamer.stpt import ATTENTION, ForwardCounter, PromptCrossAttention
 
 
 class CausalSelfAttention(nn.Module):
@@ -45,15 +45,9 @@ class CausalSelfAttention(nn.Module):
         return self.out(rearrange(y, "b h t d -> b t (h d)"))
 
 
-class TokenCrossAttention(nn.Module):
-    """Each token attends to the prompt of its own frame."""
-
-    def __init__(self, config: STPTConfig):
-        super().__init__()
-        self.heads = config.heads
-        self.q = nn.Linear(config.dim, config.dim)
-        self.kv = nn.Linear(config.dim, 2 * config.dim)
-        self.out = nn.Linear(config.dim, config.dim)
+class TokenCrossAttention(PromptCrossAttention):
+    """The STPT's cross-attention (the same projections) for a raster sequence: each token attends to the
+    prompt of its own frame."""
 
     def forward(self, x: Tensor, prompt: Tensor, prompt_mask: Tensor, frame: Tensor) -> Tensor:
         """x (B, T, C); prompt (B, N, P, C); prompt_mask (B, N, P); frame (T,) the frame of each position."""
