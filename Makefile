@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/self_rewarding.py --quick
 	$(PY) benchmarks/chatqa.py --quick
 	$(PY) benchmarks/diffusiongpt.py --quick
+	$(PY) benchmarks/worlddreamer.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction

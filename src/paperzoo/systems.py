@@ -44,9 +44,10 @@ SYSTEMS: tuple[System, ...] = (
            "official checkpoints (logits equal the official code's on a committed fixture: test_official_parity.py), "
            "ImageNet recipe, world reproduction; the accuracy claims do not hold at nano scale (README)", True),
     System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985",
-           "in progress: the video world, a VQ tokenizer (EMA codebook; diffusers VQModel for real checkpoints), the "
-           "STPT, parallel and token-by-token decoding, a causal KV-cache baseline, the five tasks, train and generate; "
-           "the tiny STPT does not yet beat copying the last frame; reproduce not yet built (README)", False, cli=True),
+           "the video world, a VQ tokenizer (EMA codebook; diffusers VQModel for real checkpoints), the STPT, parallel "
+           "and token-by-token decoding, a causal KV-cache baseline, the five tasks, train, generate, reproduce (R1-R5); "
+           "at tiny scale the STPT learns appearance but not yet motion: video prediction is no better than copying "
+           "the last frame (README)", True),
     System("sparc", "SPARC: fine-grained image-text pre-training", "2401.09865",
            "losses checked against per-sample transcriptions of Eqs. 1-6, train, evaluate, demo, reproduce, "
            "real-data loaders, a varied-caption world; at tiny scale SPARC's words point at their own objects no "

@@ -20,7 +20,7 @@ def test_quick_reproduce_report_plot_and_cache(tmp_path, monkeypatch, pooled_pix
     report = reproduce.run(tmp_path, quick=True)
     assert report.quick and report.command == "paperzoo worlddreamer reproduce --quick"
     by_claim = {c.claim: c for c in report.claims}
-    assert len(by_claim) == len(report.claims) == 17
+    assert len(by_claim) == len(report.claims) == 18
     for c in report.claims:
         assert c.holds in VERDICTS, c
         if c.verdict.kind in ("better", "equivalent"):

@@ -1,8 +1,10 @@
 """WorldDreamer's sizes as plain dataclass values: the per-frame VQ tokenizer and the STPT.
 
 Named configs:
-- `tiny` (CPU, minutes; the card's small-scale plan): 8 frames of 32x32, an f4 convolutional
-  VQ-VAE with 512 codes of dim 16 (8x8 tokens per frame), an STPT of width 128, 4 layers, 4 heads.
+- `tiny` (CPU; the card's small-scale plan, resized by measurement): 8 frames of 32x32, an f4
+  VQ-VAE whose encoder sees one 4x4 patch per token, 64 codes of dim 16 (8x8 tokens per
+  frame), an STPT of width 96, 4 layers, 4 heads, trained with "shared+prefix" masks (why:
+  `masking.py` and the README).
 - `stpt-1b` (ours; the paper gives no sizes, only "1B"): C_V = 2048, 16 layers, 16 heads,
   MLP 4x over aMUSEd's 8192-code f16 VQ-GAN at 256x256 and 16 frames (16x16 tokens per frame),
   T5 text. About 1.07B parameters in the blocks (16 C^2 L), counted in the tests.
@@ -26,20 +28,25 @@ TEXT_ENCODERS = ("tiny", "t5_local")
 class TokenizerConfig:
     """The per-frame VQ tokenizer (Eq. 1), its codebook trained by EMA.
 
-    `architecture="conv"` (the tiny default, ours): a small convolutional VQ-VAE without
-    normalisation or attention, so a latent sees only its neighbourhood. `"vqmodel"`: diffusers'
-    `VQModel` (GroupNorm, a mid-block self-attention), the architecture of aMUSEd's VQ-GAN
-    that real checkpoints load into. Measured on the video world (2026-12-07, 512 codes, 400
-    steps): the VQModel's global GroupNorm and attention make a blank background patch's
-    latent depend on the whole frame, and the background spread over 383 codes (the commonest
-    held 1.7% of tokens), leaving the STPT little it could predict."""
+    `architecture` (the encoders; the decoder is the same convolutional stack for both of ours):
+    - "patch" (the tiny default, ours): each latent is a function of its own 4x4 patch, so every
+      blank patch gets the same code. Measured on the video world (2026-12-07, 1000 steps): the
+      background is one code holding 82% of the tokens; 64 codes reconstruct at 25.4 dB PSNR
+      with a trajectory error of 0.48 px (512 codes: 26.7 dB, 0.37 px).
+    - "conv": a small convolutional VQ-VAE without normalisation or attention, whose latents see
+      about 3 tokens around; a blank patch beside an object gets its own codes (the background
+      spread over 331 of 512 codes, the commonest holding 24% of tokens).
+    - "vqmodel": diffusers' `VQModel` (GroupNorm, a mid-block self-attention), the architecture
+      of aMUSEd's VQ-GAN that real checkpoints load into. Its global GroupNorm and attention make
+      a blank patch's latent depend on the whole frame (383 background codes, the commonest
+      holding 1.7%), leaving the STPT little it could predict."""
 
-    architecture: str = "conv"
+    architecture: str = "patch"
     image_size: int = 32
     block_out_channels: tuple[int, ...] = (32, 64, 64)  # down factor 2^(levels - 1): f4 here
     layers_per_block: int = 1
     norm_num_groups: int = 16
-    codebook_size: int = 512  # K; the paper's VQ-GAN has 8192
+    codebook_size: int = 64  # K; the paper's VQ-GAN has 8192 (measured here: 64 codes reconstruct at 25.4 dB, 512 at 26.7)
     code_dim: int = 16  # the codebook vectors' width (vq_embed_dim); low-dimensional codes are used more evenly
     latent_channels: int = 32
     ema_decay: float = 0.95  # codebook EMA (vector-quantize-pytorch's `decay`)
@@ -71,10 +78,10 @@ class TokenizerConfig:
 class STPTConfig:
     """The Spatial Temporal Patchwise Transformer (§3.2, Fig. 3) and its prompts."""
 
-    codebook_size: int = 512  # K visual codes; the input table has K + 1 rows, row K = [MASK] (the paper's 8193)
+    codebook_size: int = 64  # K visual codes; the input table has K + 1 rows, row K = [MASK] (the paper's 8193)
     frames: int = 8  # N
     grid: int = 8  # h = w, tokens per frame side
-    dim: int = 128  # C_V
+    dim: int = 96  # C_V
     layers: int = 4  # L
     heads: int = 4
     mlp_ratio: int = 4
@@ -141,7 +148,9 @@ class WorldDreamerConfig:
 
 
 CONFIGS: ConfigRegistry[WorldDreamerConfig] = ConfigRegistry("worlddreamer")
-CONFIGS.register("tiny", WorldDreamerConfig())
+# The paper's shared mask never shows whole given frames, the condition of image-to-video and video
+# prediction; the tiny config leaves the first k frames whole in half the samples (R5 compares).
+CONFIGS.register("tiny", WorldDreamerConfig(stpt=STPTConfig(mask_mode="shared+prefix", prefix_prob=0.5)))
 # A smoke-test size for unit tests.
 CONFIGS.register("micro", WorldDreamerConfig(
     TokenizerConfig(block_out_channels=(8, 16, 16), norm_num_groups=4, codebook_size=32, code_dim=8, latent_channels=8),
