@@ -120,3 +120,17 @@ def test_train_on_a_real_folder_with_a_frozen_vq_model(tmp_path):
     assert "4 clips" in r.output and (out / "stpt" / "model" / "model.safetensors").is_file()
     r = _run("train", "--config", "micro", "--data", str(root), "--out", str(tmp_path / "x"))
     assert r.exit_code == 1 and "needs --tokenizer" in r.output
+
+
+def test_tile_lays_clips_out_as_a_grid():
+    import torch
+
+    from paperzoo.worlddreamer.show import tile
+
+    a, b = torch.zeros(8, 3, 4, 4), torch.ones(8, 3, 4, 4) * 0.5
+    grid = tile([[a, b], [b, a]])
+    assert grid.shape == (8, 3, 9, 9)
+    assert torch.equal(grid[:, :, :4, 5:], b) and torch.equal(grid[:, :, 5:, 5:], a)
+    assert torch.equal(grid[:, :, 4], torch.ones(8, 3, 9))  # the white gap
+    with pytest.raises(InputError, match="same, non-zero number of clips"):
+        tile([[a, b], [a]])

@@ -44,6 +44,11 @@ def test_quick_reproduce_report_plot_and_cache(tmp_path, monkeypatch, pooled_pix
         assert 0 <= ev["tasks"]["beta=0"]["action_to_video"]["both"] <= 1
     assert "token-by-token" in report.tables[0] and "video prediction" in report.tables[1]
     assert Image.open(tmp_path / report.plots[0]).size[0] > 500
+    gifs = {p.rsplit("/", 1)[-1]: tmp_path / p for p in report.plots[1:]}
+    assert set(gifs) == {f"{t}.gif" for t in ("text-to-video", "image-to-video", "video-prediction", "action-to-video",
+                                              "inpainting", "unconditional")}
+    with Image.open(gifs["action-to-video.gif"]) as gif:  # 8 frames; rows: the clips, own actions, opposite actions
+        assert gif.n_frames == 8 and gif.size[1] == 3 * (3 * 32 + 2)  # scale 3, 1-pixel gaps
     again = reproduce.run(tmp_path, quick=True)  # served from the cache
     assert [c.verdict for c in again.claims] == [c.verdict for c in report.claims]
 

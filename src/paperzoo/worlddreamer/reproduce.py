@@ -264,6 +264,37 @@ def evaluate_seed(root: Path, wd: WorldDreamerConfig, budget: Budget, seed: int,
     return out
 
 
+def gallery(root: Path, wd: WorldDreamerConfig, budget: Budget, out: Path, clips: int = 4, beta: float = 1.0) -> list[Path]:
+    """One GIF per task from one seed's STPT (T = 8, argmax, CFG `beta`): the top row the held-out
+    clips, the rows below what the model makes from their first frames / captions / actions."""
+    from paperzoo.worlddreamer.show import save_video, tile
+
+    tok = FrameTokenizer.from_pretrained(root / "tokenizer" / "tokenizer")
+    model = STPT.from_pretrained(root / "stpt" / "model").eval()
+    ev = Evaluator(tok, _video(wd), replace(budget, eval_clips=clips), seed=0)
+    mask_id, steps = model.config.mask_id, 8
+    actions = torch.from_numpy(ev.tokens.actions)
+    act = lambda a: Prompts(actions=a, action_mask=torch.ones(clips, dtype=torch.bool))  # noqa: E731
+    region = region_box(ev.grid, (ev.grid // 4, ev.grid // 4, 3 * ev.grid // 4, 3 * ev.grid // 4))
+    made = {
+        "text-to-video": [parallel_decode(model, ev.start("text-to-video", mask_id), ev.text, steps, beta)],
+        "image-to-video": [parallel_decode(model, ev.start("image-to-video", mask_id), ev.text, steps, beta)],
+        "video-prediction": [parallel_decode(model, ev.start("image-to-video", mask_id, context=budget.context), ev.text,
+                                             steps, beta)],
+        "action-to-video": [parallel_decode(model, ev.start("action-to-video", mask_id), act(sign * actions), steps, beta)
+                            for sign in (1, -1)],
+        "inpainting": [parallel_decode(model, ev.start("inpainting", mask_id, region=region), ev.text, steps, beta)],
+        "unconditional": [parallel_decode(model, ev.start("unconditional", mask_id), None, steps)],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for task, decoded in made.items():
+        rows = [list(ev.real)] if task != "unconditional" else []
+        rows += [list(tok.decode(d.ids)) for d in decoded]
+        paths.append(save_video(tile(rows), out, scale=3, name=task)[0])
+    return paths
+
+
 # ------------------------------------------------------------------------------ the runs
 
 
@@ -492,6 +523,7 @@ def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str =
             load_embedder(budget.cmmd_embedder, device, progress=False)
     results = [run_seed(out, budget, s, device, embedder) for s in tqdm(range(seed, seed + budget.seeds), desc=SYSTEM, unit="seed")]
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    gifs = gallery(out / "runs" / f"seed-{seed}", get_config(budget.config), budget, out / "gallery")
     claims = make_claims(results, budget)
     rel = lambda p: str(Path(p).relative_to(Path(out_dir)))  # noqa: E731
     wd = get_config(budget.config)
@@ -502,6 +534,7 @@ def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str =
              f"{r.batch_size} clips; every twin (full attention, other mask modes, causal) the same steps on the same tokens; "
              f"{budget.eval_clips} held-out clips; {budget.seeds} seed(s).")
     return SystemReport(SYSTEM, TITLE, "2401.09985", "paperzoo worlddreamer reproduce" + (" --quick" if quick else ""),
-                        claims=claims, plots=[rel(plot(results, budget, out / "worlddreamer.png"))], setup=setup,
+                        claims=claims, plots=[rel(plot(results, budget, out / "worlddreamer.png"))] + [rel(g) for g in gifs],
+                        setup=setup,
                         tables=[decoding_table(results, budget), tasks_table(results, budget), training_table(results, budget)],
                         quick=quick)

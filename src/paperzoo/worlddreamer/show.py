@@ -42,6 +42,20 @@ def save_grid(rows: list[Tensor], path: str | Path, scale: int = 3) -> Path:
     return Path(path)
 
 
+def tile(rows: list[list[Tensor]], gap: int = 1) -> Tensor:
+    """Clips (each (N, 3, H, W)) laid out as a grid, rows of columns, `gap` white pixels apart: one
+    (N, 3, H', W') clip for `save_video`."""
+    if not rows or not all(rows) or len({len(r) for r in rows}) != 1:
+        raise InputError("tile: needs rows of the same, non-zero number of clips")
+    n, c, h, w = rows[0][0].shape
+    cols = len(rows[0])
+    out = torch.ones(n, c, len(rows) * (h + gap) - gap, cols * (w + gap) - gap)
+    for i, row in enumerate(rows):
+        for j, clip in enumerate(row):
+            out[:, :, i * (h + gap) : i * (h + gap) + h, j * (w + gap) : j * (w + gap) + w] = clip.detach().cpu().float()
+    return out
+
+
 def read_image(path: str | Path, size: int) -> Tensor:
     """A user's first frame, resized: (1, 1, 3, size, size) in [0, 1]."""
     try:
