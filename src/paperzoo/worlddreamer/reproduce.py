@@ -91,6 +91,11 @@ QUICK = Budget(seeds=1, config="micro", recipe=TrainConfig(tokenizer_steps=20, s
 EXPECTED_MINUTES = {"full": 240, "quick": 2}
 
 
+def _gate_steps(budget: Budget) -> int:
+    """The decoding steps the tasks and the token-by-token comparison use: the card's T = 8 (else the budget's largest)."""
+    return 8 if 8 in budget.decode_steps else budget.decode_steps[-1]
+
+
 def _video(wd: WorldDreamerConfig) -> VideoConfig:
     return VideoConfig(image_size=wd.tokenizer.image_size, frames=wd.stpt.frames)
 
@@ -119,18 +124,15 @@ def _timed(fn):
 class Evaluator:
     """The held-out clips of one seed's evaluation, their tokens and the decoding helpers."""
 
-    def __init__(self, tok: FrameTokenizer, video: VideoConfig, budget: Budget, seed: int):
-        self.tok, self.video, self.budget, self.seed = tok, video, budget, seed
-        self.clips = eval_clips(video, budget.eval_clips)
+    def __init__(self, tok: FrameTokenizer, video: VideoConfig, n: int):
+        self.tok, self.video = tok, video
+        self.clips = eval_clips(video, n)
         self.tokens = pretokenize(tok, self.clips)
         self.ids = torch.from_numpy(self.tokens.ids)
         self.real = self.clips.frames_float()
         self.recon = to_uint8(tok.decode(self.ids))
         self.text = Prompts(torch.from_numpy(self.tokens.token_ids), torch.from_numpy(self.tokens.token_mask))
         self.grid = int(self.ids.shape[-1])
-
-    def generator(self, tag: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1000 + tag)
 
     def frames(self, ids: torch.Tensor) -> np.ndarray:
         return to_uint8(self.tok.decode(ids))
@@ -155,7 +157,7 @@ def decoding_metrics(ev: Evaluator, model: STPT, causal: CausalVideoTransformer 
         d, seconds = _timed(lambda: parallel_decode(model, start, steps=t))
         out["parallel"][str(t)] = {"passes": d.forward_passes, "seconds": seconds, "ade": ev.ade(ev.frames(d.ids), ctx)}
     sub = slice(0, budget.tbt_clips)
-    t8 = 8 if 8 in budget.decode_steps else budget.decode_steps[-1]
+    t8 = _gate_steps(budget)
     d_sub, sec_sub = _timed(lambda: parallel_decode(model, start[sub], steps=t8))
     d_tbt, sec_tbt = _timed(lambda: token_by_token_decode(model, start[sub]))
     out["same_clips"] = {
@@ -173,7 +175,7 @@ def decoding_metrics(ev: Evaluator, model: STPT, causal: CausalVideoTransformer 
 
 def task_metrics(ev: Evaluator, model: STPT, classifier: VideoClassifier, budget: Budget, embedder=None) -> dict:
     """R4: the five tasks, each beta; T = 8 parallel steps (or the budget's largest)."""
-    steps = 8 if 8 in budget.decode_steps else budget.decode_steps[-1]
+    steps = _gate_steps(budget)
     mask_id, n = model.config.mask_id, len(ev.ids)
     actions = torch.from_numpy(ev.tokens.actions)
     act = lambda a: Prompts(actions=a, action_mask=torch.ones(n, dtype=torch.bool))  # noqa: E731
@@ -189,9 +191,8 @@ def task_metrics(ev: Evaluator, model: STPT, classifier: VideoClassifier, budget
     out["inpainting_background_ade"] = ev.ade(ev.frames(torch.where(blank == mask_id, background, blank)), 0)
     out["fvd_lite_reconstruction"] = fvd_lite(classifier, ev.real, ev.tok.decode(ev.ids))
     for beta in budget.betas:
-        g = lambda tag: ev.generator(tag + int(beta * 10))  # noqa: E731
         row: dict = {}
-        t2v = parallel_decode(model, ev.start("text-to-video", mask_id), ev.text, steps=steps, beta=beta, generator=g(1))
+        t2v = parallel_decode(model, ev.start("text-to-video", mask_id), ev.text, steps=steps, beta=beta)
         frames = ev.tok.decode(t2v.ids)
         row["text_to_video"] = {"caption_accuracy": caption_accuracy(classifier, frames, ev.clips),
                                 "motion_accuracy": motion_accuracy(to_uint8(frames), ev.clips, ev.video),
@@ -214,7 +215,7 @@ def task_metrics(ev: Evaluator, model: STPT, classifier: VideoClassifier, budget
         d = parallel_decode(model, blank, ev.text, steps=steps, beta=beta)
         row["inpainting"] = {"ade": ev.ade(ev.frames(d.ids), 0)}
         if beta == budget.betas[0]:  # no prompt: beta changes nothing
-            d = parallel_decode(model, ev.start("unconditional", mask_id), None, steps=steps, generator=g(2))
+            d = parallel_decode(model, ev.start("unconditional", mask_id), None, steps=steps)
             out["unconditional"] = {"fvd_lite": fvd_lite(classifier, ev.real, ev.tok.decode(d.ids))}
         out[f"beta={beta:g}"] = row
     return out
@@ -241,7 +242,7 @@ def step_seconds(configs: dict[str, WorldDreamerConfig], tokens: ClipTokens, rec
 def evaluate_seed(root: Path, wd: WorldDreamerConfig, budget: Budget, seed: int, embedder=None) -> dict:
     video = _video(wd)
     tok = FrameTokenizer.from_pretrained(root / "tokenizer" / "tokenizer")
-    ev = Evaluator(tok, video, budget, seed)
+    ev = Evaluator(tok, video, budget.eval_clips)
     variants = _variants(wd, budget)
     models = {k: STPT.from_pretrained(root / k / "model").eval() for k in variants}
     causal = CausalVideoTransformer.from_pretrained(root / "causal" / "model").eval() if budget.causal else None
@@ -256,7 +257,7 @@ def evaluate_seed(root: Path, wd: WorldDreamerConfig, budget: Budget, seed: int,
     for k, m in models.items():
         if k == "stpt" or k.startswith("mask-"):
             mode = m.config.mask_mode
-            d = parallel_decode(m, ev.start("image-to-video", m.config.mask_id, context=budget.context), steps=8)
+            d = parallel_decode(m, ev.start("image-to-video", m.config.mask_id, context=budget.context), steps=_gate_steps(budget))
             out["mask_modes"][mode] = {"ade": ev.ade(ev.frames(d.ids), budget.context), "ce": out["ce"][k]}
     if budget.full_attention:
         out["step_seconds"] = step_seconds({"patchwise": wd, "full": variants["full-attention"]}, train_tokens,
@@ -271,8 +272,8 @@ def gallery(root: Path, wd: WorldDreamerConfig, budget: Budget, out: Path, clips
 
     tok = FrameTokenizer.from_pretrained(root / "tokenizer" / "tokenizer")
     model = STPT.from_pretrained(root / "stpt" / "model").eval()
-    ev = Evaluator(tok, _video(wd), replace(budget, eval_clips=clips), seed=0)
-    mask_id, steps = model.config.mask_id, 8
+    ev = Evaluator(tok, _video(wd), clips)
+    mask_id, steps = model.config.mask_id, _gate_steps(budget)
     actions = torch.from_numpy(ev.tokens.actions)
     act = lambda a: Prompts(actions=a, action_mask=torch.ones(clips, dtype=torch.bool))  # noqa: E731
     region = region_box(ev.grid, (ev.grid // 4, ev.grid // 4, 3 * ev.grid // 4, 3 * ev.grid // 4))
@@ -334,8 +335,7 @@ def _get(results: list[dict], *path) -> list[float]:
 def make_claims(results: list[dict], budget: Budget) -> list[Claim]:
     wd = get_config(budget.config)
     ctx = budget.context
-    tk = budget.decode_steps
-    t8 = str(8 if 8 in tk else tk[-1])
+    t8 = str(_gate_steps(budget))
     claims = []
     # R3: parallel vs token by token
     p_passes = _get(results, "decoding", "same_clips", "parallel", "passes")
