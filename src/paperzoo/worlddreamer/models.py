@@ -71,14 +71,14 @@ def stpt_unit(folder: Path, tokenizer_folder: Path, wd: WorldDreamerConfig, vide
 
 
 def classifier_unit(folder: Path, video: VideoConfig, seed: int, steps: int = 400, device: str = "cpu",
-                    progress: bool = True) -> dict:
-    settings = {"unit": "classifier", "video": asdict(video), "seed": seed, "steps": steps}
+                    progress: bool = True, eval_n: int = 256) -> dict:
+    settings = {"unit": "classifier", "video": asdict(video), "seed": seed, "steps": steps, "eval": eval_n}
 
     def fn(f: Path) -> dict:
         from paperzoo.worlddreamer.classifier import caption_accuracy
 
         model = train_classifier(video, f, steps=steps, seed=seed, device=device, progress=progress)
-        clips = eval_clips(video, 256)
+        clips = eval_clips(video, eval_n)
         return {"accuracy_on_real": caption_accuracy(model, clips.frames_float(), clips)}
 
     return cached_run(folder, SYSTEM, settings, fn)

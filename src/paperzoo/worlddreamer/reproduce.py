@@ -311,7 +311,8 @@ def run_seed(out: Path, budget: Budget, seed: int, device: str = "cpu", embedder
     if budget.causal:
         units["causal"] = stpt_unit(root / "causal", root / "tokenizer", wd, video, budget.recipe, seed, "causal", device)
     results["training"] = units
-    results["classifier"] = classifier_unit(root / "classifier", video, seed, budget.classifier_steps, device)
+    results["classifier"] = classifier_unit(root / "classifier", video, seed, budget.classifier_steps, device,
+                                            eval_n=max(budget.eval_clips, 64))
     settings = {"unit": "evaluation", "budget": {k: v for k, v in asdict(budget).items() if k != "cmmd_embedder"}, "seed": seed,
                 "embedder": embedder.describe() if embedder is not None else None}
     results["evaluation"] = cached_run(root / "evaluation", SYSTEM, settings,
@@ -451,7 +452,9 @@ def decoding_table(results: list[dict], budget: Budget) -> str:
 def tasks_table(results: list[dict], budget: Budget) -> str:
     head = "| task, metric | " + " | ".join(f"beta = {b:g}" for b in budget.betas) + " | baseline |"
     lines = [head, "| --- |" + " --- |" * (len(budget.betas) + 1)]
-    rows = [("text-to-video, colour accuracy", ("text_to_video", "caption_accuracy", "colour"), "chance 1/6"),
+    real = [r["classifier"]["accuracy_on_real"]["colour"] for r in results]
+    rows = [("text-to-video, colour accuracy", ("text_to_video", "caption_accuracy", "colour"),
+             f"chance 1/6; real clips {spread(real)}"),
             ("text-to-video, motion accuracy (tracks)", ("text_to_video", "motion_accuracy"), "-"),
             ("text-to-video, FVD-lite", ("text_to_video", "fvd_lite"),
              f"reconstructions {spread(_get(results, 'tasks', 'fvd_lite_reconstruction'), '{:.1f}')}"),
