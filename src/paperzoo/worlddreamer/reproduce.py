@@ -390,21 +390,20 @@ def make_claims(results: list[dict], budget: Budget) -> list[Claim]:
     # R4: conditioning
     b0, bmax = f"beta={budget.betas[0]:g}", f"beta={budget.betas[-1]:g}"
     chance = chance_rates(_video(wd))
+    top = budget.betas[-1]  # claims are decided at the strongest guidance, fixed in advance (not the best of the betas)
     for kind in ("colour", "shape", "motion"):
-        acc = {b: _get(results, "tasks", f"beta={b:g}", "text_to_video", "caption_accuracy", kind) for b in budget.betas}
-        best_beta = max(budget.betas, key=lambda b: np.mean(acc[b]))
+        acc = _get(results, "tasks", f"beta={top:g}", "text_to_video", "caption_accuracy", kind)
         claims.append(Claim(f"text-to-video follows the caption: {kind} read back above chance", "Fig. 5 (qualitative)",
-                            f"{spread(acc[best_beta])} at beta {best_beta:g}; chance {chance[kind]:.3f}",
-                            better(acc[best_beta], chance[kind]), note="the video classifier's reading"))
+                            f"{spread(acc)} at beta {top:g}; chance {chance[kind]:.3f}",
+                            better(acc, chance[kind]), note="the video classifier's reading"))
     acc0 = _get(results, "tasks", b0, "text_to_video", "caption_accuracy", "colour")
     accb = _get(results, "tasks", bmax, "text_to_video", "caption_accuracy", "colour")
     claims.append(Claim("classifier-free guidance raises caption accuracy", "Eq. 6 (beta not given)",
                         f"colour {spread(accb)} at beta {budget.betas[-1]:g} vs {spread(acc0)} at beta 0", better(accb, acc0)))
-    agree = {b: _get(results, "tasks", f"beta={b:g}", "action_to_video", "both") for b in budget.betas}
-    best_beta = max(budget.betas, key=lambda b: np.mean(agree[b]))
+    agree = _get(results, "tasks", f"beta={top:g}", "action_to_video", "both")
     claims.append(Claim("action-to-video follows the actions (sign agreement > 0.5, own and opposite actions)",
-                        "Fig. 9 (qualitative, nuScenes)", f"{spread(agree[best_beta])} at beta {best_beta:g}",
-                        better(agree[best_beta], 0.5)))
+                        "Fig. 9 (qualitative, nuScenes)", f"{spread(agree)} at beta {top:g}", better(agree, 0.5),
+                        note="a clip counts only if object 0 moves at least 1 px along the actions' main axis"))
     # R4: prediction against copying
     vp = _get(results, "tasks", b0, "video_prediction", "ade")
     copy = _get(results, "tasks", "copy_ade_context")
