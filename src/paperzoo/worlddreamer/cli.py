@@ -40,10 +40,10 @@ def configs():
 @click.option("--tokenizer", "tokenizer_path", type=click.Path(path_type=Path), default=None,
               help="A diffusers VQModel folder to use frozen (e.g. a local aMUSEd checkout's vqvae/); default: train one.")
 @click.option("--frame-stride", type=int, default=1, show_default=True, help="Real folders: take every k-th frame (nuScenes: 6).")
-@click.option("--steps", type=int, default=None, help="STPT steps (default: the recipe's, 2000; paper: 2M).")
+@click.option("--steps", type=int, default=None, help="STPT steps (default: the recipe's, 1500; paper: 2M).")
 @click.option("--batch-size", type=int, default=None, help="Clips per step (default 16; paper: 64).")
-@click.option("--tokenizer-steps", type=int, default=None, help="Tokenizer steps when one is trained (default 1500).")
-@click.option("--train-clips", type=int, default=None, help="World clips to pre-tokenise and cycle (default 8192).")
+@click.option("--tokenizer-steps", type=int, default=None, help="Tokenizer steps when one is trained (default 1000).")
+@click.option("--train-clips", type=int, default=None, help="World clips to pre-tokenise and cycle (default 4096).")
 @click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT's checkpoints.")
 @out_option("worlddreamer-run", "Run folder: tokenizer/ (a diffusers VQModel folder) and stpt/model.")
 @device_option

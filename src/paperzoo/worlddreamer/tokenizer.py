@@ -56,8 +56,9 @@ class ResBlock(nn.Module):
 
 
 class ConvVQVAE(nn.Module):
-    """A small VQ-VAE in the original style (van den Oord et al. 2017): strided convs and residual
-    blocks, no normalisation and no attention, so each latent depends on its neighbourhood only."""
+    """A small VQ-VAE in the original style (van den Oord et al. 2017), no normalisation and no
+    attention: a decoder of convs and residual blocks; an encoder that sees each token's own patch
+    (`architecture="patch"`) or, with strided convs, its neighbourhood of about 3 tokens ("conv")."""
 
     def __init__(self, config: TokenizerConfig):
         super().__init__()
