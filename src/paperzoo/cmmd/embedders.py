@@ -239,10 +239,13 @@ class ClipEmbedder(Embedder):
         return self.model(pixel_values=pixels).image_embeds
 
 
-def load_embedder(spec: str | Path | None = None, device: str = "cpu", progress: bool = True) -> Embedder:
+def load_embedder(spec: "str | Path | Embedder | None" = None, device: str = "cpu", progress: bool = True) -> Embedder:
     """`spec` in the `--embedder NAME|FOLDER` forms (core `model_source`): None or a name
     ("sparc-tiny", the default); a paperzoo SPARC checkpoint folder or a Hugging Face CLIP
-    folder; or, beside them, an OpenAI CLIP .pt file. Anything else: one CheckpointError."""
+    folder; or, beside them, an OpenAI CLIP .pt file. An `Embedder` is returned as it is.
+    Anything else: one CheckpointError."""
+    if isinstance(spec, Embedder):
+        return spec
     spec = DEFAULT_EMBEDDER if spec is None else spec
     expected = (f"expected a named embedder ({', '.join(EMBEDDER_NAMES)}), a SPARC or Hugging Face CLIP checkpoint "
                 "folder, or an OpenAI CLIP .pt file")

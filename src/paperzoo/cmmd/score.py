@@ -115,7 +115,7 @@ def score(ref: str | Path, ev: str | Path, embedder: str | Path | Embedder | Non
 
     def factory() -> Embedder:  # built only if a folder needs embedding, and only once
         if not made:
-            made.append(embedder if isinstance(embedder, Embedder) else load_embedder(embedder, device, progress))
+            made.append(load_embedder(embedder, device, progress))
         return made[0]
 
     kwargs = dict(max_count=max_count, cache=cache, batch_size=batch_size, progress=progress, drop_remainder=drop_remainder)

@@ -246,10 +246,9 @@ def run_seed(out: Path, budget: Budget, seed: int, device: str = "cpu") -> dict:
     p = prepare(root, budget, seed, device)
     embedder = None
     if budget.cmmd_embedder is not None:
-        from paperzoo.cmmd.embedders import Embedder, load_embedder
+        from paperzoo.cmmd.embedders import load_embedder
 
-        embedder = budget.cmmd_embedder if isinstance(budget.cmmd_embedder, Embedder) else \
-            load_embedder(budget.cmmd_embedder, device, progress=False)
+        embedder = load_embedder(budget.cmmd_embedder, device, progress=False)
     arms = cached_run(root / "arms", "diffusiongpt",
                       {**p.key, "unit": "arms", "inputs": budget.inputs,
                        "cmmd_embedder": embedder.describe() if embedder is not None else None},

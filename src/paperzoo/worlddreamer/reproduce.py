@@ -519,10 +519,9 @@ def run(out_dir: str | Path = "reproduction", quick: bool = False, device: str =
     out.mkdir(parents=True, exist_ok=True)
     embedder = None
     if budget.cmmd_embedder is not None:
-        from paperzoo.cmmd.embedders import Embedder, load_embedder
+        from paperzoo.cmmd.embedders import load_embedder
 
-        embedder = budget.cmmd_embedder if isinstance(budget.cmmd_embedder, Embedder) else \
-            load_embedder(budget.cmmd_embedder, device, progress=False)
+        embedder = load_embedder(budget.cmmd_embedder, device, progress=False)
     results = [run_seed(out, budget, s, device, embedder) for s in tqdm(range(seed, seed + budget.seeds), desc=SYSTEM, unit="seed")]
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     gifs = gallery(out / "runs" / f"seed-{seed}", get_config(budget.config), budget, out / "gallery")
