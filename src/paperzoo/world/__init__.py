@@ -24,12 +24,14 @@ the held-out hash rule (`is_held_out`, `key_hash`), the per-example random strea
 
 `videos` moves the scene objects: clips of shapes that bounce, orbit or drift, with captions
 naming each motion, per-frame actions (object 0's velocity), ground-truth trajectories and
-`track_colours`, which recovers trajectories from any frames by colour (WorldDreamer). 3D
-objects will sit beside them as a sibling module. `batch.ArrayBatch` is what a scene batch
+`track_colours`, which recovers trajectories from any frames by colour (WorldDreamer).
+`objects3d` is the 3D world (SHINOBI): one analytic object with spatially varying basecolour and
+roughness, photographed from jittered cameras under per-photograph spherical-Gaussian light in
+front of varied backgrounds, with masks and the true poses, materials and normals. `batch.ArrayBatch` is what a scene batch
 and a clip batch share: sub-batches and the .npz round trip.
 """
 
-from paperzoo.world import captions, checkable, conversations, videos
+from paperzoo.world import captions, checkable, conversations, objects3d, videos
 from paperzoo.world.conversations import (
     CONVERSATIONS_VERSION,
     REFUSAL,
@@ -99,7 +101,7 @@ from paperzoo.world.speech import (
 )
 
 __all__ = [
-    "captions", "checkable", "conversations", "videos", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
+    "captions", "checkable", "conversations", "objects3d", "videos", "CONVERSATIONS_VERSION", "REFUSAL", "Chunk", "Dialogue", "Document", "Entity", "SingleTurnQA", "Turn",
     "chunk_sentences",
     "is_held_out", "key_hash", "pre_tokenizer", "split_words", "word_tokenizer", "world_rng",
     "ATTRIBUTES", "BACKGROUND_TOKEN", "BACKGROUNDS", "COLOURS", "PAD", "PAD_ID", "RELATIONS", "SHAPES", "SIZES", "SPLIT_IDS", "TEXTURES", "UNK", "UNK_ID",
