@@ -107,13 +107,14 @@ def sg_radiance(dirs: Tensor, axes: Tensor, sharpness: Tensor, amplitudes: Tenso
 
 
 def random_light(rng: np.random.Generator, lobes: int) -> SGLight:
-    """A sky-like broad lobe from above plus lobes - 1 sharper ones in random directions and colours."""
+    """A sky-like broad lobe from above (sharpness 2-3) plus lobes - 1 sharper ones (4-30) in random directions
+    and colours; sharpness stays >= 2, where SHINOBI's SG shading is accurate (`paperzoo.shinobi.illumination`)."""
     axes = rng.normal(size=(lobes, 3))
     axes[0] = [0.0, 1.0, 0.0] + 0.3 * rng.normal(size=3)
     axes /= np.linalg.norm(axes, axis=1, keepdims=True)
-    sharpness = np.concatenate([[rng.uniform(0.5, 2.0)], rng.uniform(4.0, 30.0, lobes - 1)])
+    sharpness = np.concatenate([[rng.uniform(2.0, 3.0)], rng.uniform(4.0, 30.0, lobes - 1)])
     tint = rng.uniform(0.6, 1.0, size=(lobes, 3))
-    power = np.concatenate([[rng.uniform(0.6, 1.0)], rng.uniform(0.5, 2.0, lobes - 1) * sharpness[1:] / 8])
+    power = np.concatenate([[rng.uniform(1.0, 1.6)], rng.uniform(0.5, 2.0, lobes - 1) * sharpness[1:] / 8])
     amplitudes = tint * power[:, None]
     return SGLight(*(torch.tensor(a, dtype=torch.float64) for a in (axes, sharpness, amplitudes)))
 
