@@ -44,8 +44,8 @@ def test_hashed_levels_collide_and_dense_levels_do_not():
     r = [grid.config.resolution(level) for level in range(2)]
     assert grid.config.dense(0) and not grid.config.dense(1)
     for level in range(2):
-        v = torch.stack(torch.meshgrid(*[torch.arange(r[level])] * 3, indexing="ij"), -1).reshape(-1, 1, 1, 3)
-        rows = grid.index(v.expand(-1, 2, 1, 3))[:, level, 0]
+        v = torch.stack(torch.meshgrid(*[torch.arange(r[level])] * 3, indexing="ij"), -1).reshape(-1, 1, 3)
+        rows = grid.index(v.expand(-1, 2, 3))[:, level, 0]  # vertex 0 of the cell at v is v
         distinct = len(torch.unique(rows))
         assert distinct == (r[level] ** 3 if level == 0 else 64)
 

@@ -13,9 +13,11 @@ axes' lattice. Taken literally, Eq. 6 weighs every level 0 at alpha = 0, while t
 the features from the low resolution dense grid": ours keeps the coarsest level (and the first band) at
 weight 1 and anneals the rest as Eq. 6 does with k - 1 (`keep_coarsest`; the card's reading).
 
-The concatenation is 16 * F + 3 wide: 35 for the paper's F = 2 (App. A.2). `hybrid=False` drops the Fourier
-branch (the ablation "w/o hybrid encoding"); `anneal=False` gives every level and band weight 1 from the
-start (the ablation "w/o coarse-to-fine").
+The concatenation is 16 * F + 3 wide: 35 for the paper's F = 2 (App. A.2). `mode`:
+- "hybrid": the above (SHINOBI);
+- "hash": the hash grid alone (the ablation "w/o hybrid encoding", and the naive hash baseline);
+- "fourier": [x, gamma(x)] fed straight to the trunk, no grid (SAMURAI's field, BARF-annealed).
+`anneal=False` gives every level and band weight 1 from the start (the ablation "w/o coarse-to-fine").
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from paperzoo.core.errors import ConfigError
 from paperzoo.shinobi.hashgrid import HashGrid, HashGridConfig
 
 
@@ -64,21 +67,28 @@ class FourierFeatures(nn.Module):
         return torch.cat([sin.flatten(-2), cos.flatten(-2)], -1)
 
 
+MODES = ("hybrid", "hash", "fourier")
+
+
 class HybridEncoding(nn.Module):
-    """x in [-bound, bound]^3 -> (..., L F + 3): annealed hash features next to MLP(annealed gamma(x))."""
+    """x in [-bound, bound]^3 -> (..., D): annealed hash features next to MLP(annealed gamma(x)) (see `mode`)."""
 
     def __init__(self, grid: HashGridConfig, bands: int = 10, hidden: int = 64, bound: float = 1.0,
-                 hybrid: bool = True, anneal: bool = True, keep_coarsest: bool = True):
+                 mode: str = "hybrid", anneal: bool = True, keep_coarsest: bool = True):
         super().__init__()
-        self.grid = HashGrid(grid)
-        self.bound, self.hybrid, self.anneal, self.keep_coarsest = bound, hybrid, anneal, keep_coarsest
-        self.fourier = FourierFeatures(bands) if hybrid else None
-        self.mlp = nn.Sequential(nn.Linear(6 * bands, hidden), nn.SiLU(), nn.Linear(hidden, 3)) if hybrid else None
+        if mode not in MODES:
+            raise ConfigError(f"encoding mode: {mode!r}; expected one of {', '.join(MODES)}")
+        self.mode, self.bound, self.anneal, self.keep_coarsest = mode, bound, anneal, keep_coarsest
+        self.grid = HashGrid(grid) if mode != "fourier" else None
+        self.fourier = FourierFeatures(bands) if mode != "hash" else None
+        self.mlp = nn.Sequential(nn.Linear(6 * bands, hidden), nn.SiLU(), nn.Linear(hidden, 3)) if mode == "hybrid" else None
         self.progress = 1.0  # fraction of the annealing phase done; the trainer sets it
 
     @property
     def output_dim(self) -> int:
-        return self.grid.config.output_dim + (3 if self.hybrid else 0)
+        if self.mode == "fourier":
+            return 3 + self.fourier.output_dim
+        return self.grid.config.output_dim + (3 if self.mode == "hybrid" else 0)
 
     def level_weights(self) -> Tensor:
         c = self.grid.config
@@ -93,10 +103,12 @@ class HybridEncoding(nn.Module):
         return hann_window(self.progress * bands, bands, self.keep_coarsest)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.mode == "fourier":
+            return torch.cat([x / self.bound, self.fourier(x / self.bound, self.band_weights())], -1)
         unit = (x / self.bound + 1) / 2  # [-bound, bound] -> [0, 1]
         c = self.grid.config
         h = self.grid(unit).unflatten(-1, (c.levels, c.features))
         h = (h * self.level_weights().to(h)[:, None]).flatten(-2)
-        if not self.hybrid:
+        if self.mode == "hash":
             return h
-        return torch.cat([h, self.mlp(self.fourier(x, self.band_weights()))], -1)
+        return torch.cat([h, self.mlp(self.fourier(x / self.bound, self.band_weights()))], -1)

@@ -37,7 +37,7 @@ class FieldConfig:
     brdf_width: int = 64
     appearance_dim: int = 32
     diffuse_dim: int = 24
-    hybrid: bool = True
+    encoding: str = "hybrid"  # "hybrid" (SHINOBI) | "hash" | "fourier" (SAMURAI); see encoding.py
     anneal: bool = True
     bound: float = 1.0  # the object lies in [-bound, bound]^3
 
@@ -64,7 +64,7 @@ class Field(nn.Module):
     def __init__(self, config: FieldConfig, images: int):
         super().__init__()
         c = self.config = config
-        self.encoding = HybridEncoding(c.grid, c.bands, c.fourier_hidden, c.bound, c.hybrid, c.anneal)
+        self.encoding = HybridEncoding(c.grid, c.bands, c.fourier_hidden, c.bound, c.encoding, c.anneal)
         layers, width = [], self.encoding.output_dim
         for _ in range(c.depth):
             layers += [nn.Linear(width, c.width), nn.ReLU()]

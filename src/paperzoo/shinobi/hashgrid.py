@@ -86,19 +86,22 @@ class HashGrid(nn.Module):
         self.register_buffer("resolutions", torch.tensor([c.resolution(level) for level in range(c.levels)]),
                              persistent=False)
         self.register_buffer("is_dense", torch.tensor([c.dense(level) for level in range(c.levels)]), persistent=False)
-        corners = torch.tensor([[(k >> d) & 1 for d in range(3)] for k in range(8)])  # (8, 3): bit d = axis d
-        self.register_buffer("corners", corners, persistent=False)
 
     def level_tables(self) -> list[Tensor]:
         """Each level's entries (its slice of the one flat table)."""
         return [self.table[o:o + s] for o, s in zip(self.offsets.tolist(), self.sizes.tolist())]
 
-    def index(self, vertex: Tensor) -> Tensor:
-        """Integer vertices (..., L, 8, 3) -> rows of the flat table (..., L, 8)."""
+    def index(self, base: Tensor) -> Tensor:
+        """Integer cell corners (..., L, 3) -> rows of the flat table of the cell's 8 vertices (..., L, 8),
+        vertex k = dx + 2 dy + 4 dz. Each axis' two coordinates are combined once (sums, or XORs of the
+        prime products), not per vertex."""
+        step = torch.arange(2, device=base.device)
+        ax, ay, az = (base[..., d, None] + step for d in range(3))  # (..., L, 2) each
         r = self.resolutions[:, None]
-        dense = vertex[..., 0] + r * vertex[..., 1] + r * r * vertex[..., 2]
-        hashed = (vertex[..., 0] * PRIMES[0]) ^ (vertex[..., 1] * PRIMES[1]) ^ (vertex[..., 2] * PRIMES[2])
-        local = torch.where(self.is_dense[:, None], dense, hashed) % self.sizes[:, None]
+        dense = ax[..., None, None, :] + (r * ay)[..., None, :, None] + (r * r * az)[..., :, None, None]
+        hashed = ((ax * PRIMES[0])[..., None, None, :] ^ (ay * PRIMES[1])[..., None, :, None]
+                  ^ (az * PRIMES[2])[..., :, None, None])
+        local = torch.where(self.is_dense[:, None, None, None], dense, hashed).flatten(-3) % self.sizes[:, None]
         return local + self.offsets[:, None]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -109,11 +112,13 @@ class HashGrid(nn.Module):
         pos = x * self.scales.to(x.dtype)[:, None] + 0.5  # (N, L, 3)
         base = pos.detach().floor()
         frac = pos - base  # carries the gradient in x
-        vertex = base.long()[:, :, None, :] + self.corners  # (N, L, 8, 3)
-        # trilinear weight of corner k: prod_d (frac_d if bit d else 1 - frac_d)
-        w = torch.where(self.corners.bool(), frac[:, :, None, :], 1 - frac[:, :, None, :]).prod(-1)  # (N, L, 8)
-        feats = self.table[self.index(vertex)]  # (N, L, 8, F)
-        out = (w[..., None] * feats).sum(2)  # (N, L, F)
+        # trilinear weight of corner k = dx + 2 dy + 4 dz: prod_d (frac_d if bit d else 1 - frac_d), as an
+        # outer product of the three axes' (1 - f, f) pairs
+        pair = torch.stack([1 - frac, frac], -1)  # (N, L, 3, 2)
+        w = (pair[:, :, 2, :, None, None] * pair[:, :, 1, None, :, None] * pair[:, :, 0, None, None, :]).flatten(2)
+        idx = self.index(base.long())
+        feats = self.table.index_select(0, idx.flatten()).view(*idx.shape, -1)  # (N, L, 8, F)
+        out = (w[..., None, :] @ feats).squeeze(-2)  # (N, L, F)
         return out.reshape(*lead, self.config.output_dim)
 
 

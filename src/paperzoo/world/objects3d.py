@@ -311,16 +311,24 @@ def pixel_rays(rotation: Tensor, position: Tensor, focal: Tensor, size: tuple[in
     return position.expand_as(dirs), dirs
 
 
-def look_at(position: Tensor, target: Tensor, roll: float = 0.0, up: tuple[float, float, float] = (0.0, 1.0, 0.0)) -> Tensor:
+def look_at(position: Tensor, target: Tensor, roll: float = 0.0) -> Tensor:
     """The camera-to-world rotation of a camera at `position` looking at `target`, turned by `roll` radians."""
-    back = position - target
-    back = back / back.norm()
-    right = torch.linalg.cross(torch.tensor(up, dtype=back.dtype), back)
-    right = right / right.norm()
-    upv = torch.linalg.cross(back, right)
-    c, s = math.cos(roll), math.sin(roll)
-    right, upv = c * right + s * upv, -s * right + c * upv
-    return torch.stack([right, upv, back], -1)
+    return camera_frame(position - target, torch.as_tensor(roll, dtype=position.dtype))
+
+
+def camera_frame(back: Tensor, roll: Tensor) -> Tensor:
+    """Rotations (..., 3, 3) with columns (right, up, back) from back directions (..., 3) (from the look-at
+    point to the eye) and roll angles (...): right = normalize(y x back), up = back x right, then both turned
+    by the roll about back. Differentiable (SHINOBI's cameras are built with it)."""
+    back = back / back.norm(dim=-1, keepdim=True)
+    world_up = torch.zeros_like(back)
+    world_up[..., 1] = 1
+    right = torch.linalg.cross(world_up, back, dim=-1)
+    right = right / right.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    up = torch.linalg.cross(back, right, dim=-1)
+    c, s = torch.cos(roll)[..., None], torch.sin(roll)[..., None]
+    right, up = c * right + s * up, -s * right + c * up
+    return torch.stack([right, up, back], -1)
 
 
 def octant(position: Tensor) -> tuple[bool, bool, bool]:
@@ -522,6 +530,6 @@ def _is_test(i: int, config: ObjectConfig) -> bool:
 
 __all__ = [
     "OBJECTS3D_VERSION", "ObjectConfig", "SGLight", "sg_radiance", "random_light", "fibonacci_sphere", "shade",
-    "Primitive", "Object3D", "make_object", "Camera", "pixel_rays", "look_at", "octant", "random_camera", "View",
+    "Primitive", "Object3D", "make_object", "Camera", "pixel_rays", "look_at", "camera_frame", "octant", "random_camera", "View",
     "intersect", "render", "render_reference", "Collection", "collection"
 ]
