@@ -71,7 +71,7 @@ def silhouette_loss(rendered: Tensor, reference: Tensor, sigma: float) -> Tensor
 
 
 def mask_bce(acc: Tensor, mask: Tensor) -> Tensor:
-    return F.binary_cross_entropy(acc.clamp(1e-5, 1 - 1e-5), mask)
+    return F.binary_cross_entropy(acc.clamp(1e-5, 1 - 1e-5), mask.clamp(0, 1))
 
 
 def background_loss(alpha: Tensor, mask: Tensor) -> Tensor:
