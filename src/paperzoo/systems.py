@@ -38,7 +38,7 @@ SYSTEMS: tuple[System, ...] = (
            "two-stage tuning (tiny world Llama, SmolLM2 or a local Llama), dual-encoder retriever (tiny, MiniLM, "
            "Dragon folders), chat --docs over your own files, ChatRAG-Bench score (per-record F1 and refusal rules "
            "equal third-party copies of the official functions on a committed fixture: test_scoring.py), reproduce; "
-           "the 3-seed reproduction is not yet recorded (README)", True),
+           "3-seed reproduction recorded (README)", True),
     System("vmamba", "VMamba: Visual State Space Model", "2401.10166",
            "SS2D with a chunked CPU scan, nine named configs (parameter counts equal the official code's, FLOPs), "
            "official checkpoints (logits equal the official code's on a committed fixture: test_official_parity.py), "

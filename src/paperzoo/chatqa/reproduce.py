@@ -416,7 +416,7 @@ def retrieval_plot(tables: list[dict], real: list[dict] | None, path: Path) -> P
 
 
 def variants_table(gens: list[dict]) -> str:
-    names = list(gens[0])
+    names = [n for n in gens[0] if n != "run_key"]  # the run cache stores its key beside the results
     lines = ["| generator | F1 all | F1 first turns | F1 follow-ups | F1 topic switches | no | yes | (no+yes)/2 |",
              "| --- |" + " --- |" * 7]
     for name in names:
