@@ -53,7 +53,10 @@ SYSTEMS: tuple[System, ...] = (
            "real-data loaders, a varied-caption world; at tiny scale SPARC's words point at their own objects no "
            "better than an untrained model, on fixed or varied captions, while some token of its caption finds each "
            "object far more often than CLIP's (README)", True),
-    System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171", "not yet implemented", False),
+    System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171",
+           "in progress: the 3D world, a pure-torch hash grid (tested against a reference, second derivatives), the "
+           "hybrid annealed encoding, SG illumination, camera multiplexes, every loss, fit / relight / export-mesh on "
+           "folders, NAVI or the world; the reproduction is not built yet (README)", False, cli=True),
     System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032",
            "train (speech world or LJSpeech), vocode, demo, evaluate, reproduce; official checkpoints (forward and a "
            "full sampling run equal the official code's on a committed fixture: test_official_parity.py); fewer "

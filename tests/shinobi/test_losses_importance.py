@@ -32,8 +32,8 @@ def test_silhouette_loss_is_the_blurred_xor_area():
     m = torch.zeros(1, 1, 12, 12)
     m[..., 3:9, 3:9] = 1
     assert float(L.silhouette_loss(m, m, sigma=0.5)) < float(L.silhouette_loss(m.roll(2, -1), m, sigma=0.5))
-    shifted = float(L.silhouette_loss(m.roll(2, -1), m, sigma=1e-3))  # no blur: the XOR area over the mask area
-    assert shifted == pytest.approx(24 / 36, rel=1e-3)
+    shifted = float(L.silhouette_loss(m.roll(2, -1), m, sigma=1e-3))  # no blur: the XOR area over the pixel count
+    assert shifted == pytest.approx(24 / 144, rel=1e-3)
 
 
 def test_background_and_orientation_and_grid_decay():

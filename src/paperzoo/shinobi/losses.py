@@ -12,7 +12,7 @@
   full patch) gets weight (1 + l * (1 - progress)) before normalising, so early on the low-resolution
   versions "align first" (§3.2; the paper gives the rule, not the numbers);
 - L_silhouette: the soft XOR area of the Gaussian-blurred rendered and reference masks, divided by the
-  reference mask's area (App. A.4), on patches only;
+  reference mask's number of elements (App. A.4), on patches only;
 - L_BCE: rendered opacity against the mask; L_Background: the sum of the alphas along rays whose mask is 0
   (NeRD; SAMURAI's batch_cam_mask_loss);
 - L_Init: MSE between the rendered basecolour (over white) and the image, early in training;
@@ -64,10 +64,12 @@ def gaussian_blur(mask: Tensor, sigma: float) -> Tensor:
 
 
 def silhouette_loss(rendered: Tensor, reference: Tensor, sigma: float) -> Tensor:
-    """Soft XOR area of the blurred masks (B, 1, P, P): sum(a (1 - b) + b (1 - a)) / sum(reference)."""
+    """Soft XOR area of the blurred masks (B, 1, P, P): sum(a (1 - b) + b (1 - a)) / numel(reference), "normalized
+    by the number of elements in the reference mask" (App. A.4) read literally: its pixel count (dividing by
+    its foreground area instead blows up on patches that barely touch the object)."""
     a, b = gaussian_blur(rendered, sigma), gaussian_blur(reference, sigma)
     xor = a * (1 - b) + b * (1 - a)
-    return xor.sum() / reference.sum().clamp_min(1.0)
+    return xor.sum() / reference.numel()
 
 
 def mask_bce(acc: Tensor, mask: Tensor) -> Tensor:
