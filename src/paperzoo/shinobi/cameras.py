@@ -16,7 +16,9 @@ f = (sqrt(f_0 / H) + df)^2 H (SAMURAI's store) and is held until `focal_trainabl
 training in the paper).
 
 A multiplex (§3.1) holds m proposals per image, jittered around the initial camera (proposal 0 is not):
-N(0, (|p_eye| / 5)^2) on the eye (kept at the initial distance) and N(0, (pi / 3)^2) on the up angle.
+N(0, (|p_eye| / 5)^2) on the eye (kept at the initial distance) and N(0, roll_jitter^2) on the up angle:
+SAMURAI's code draws N(0, (pi / 3)^2) there but its look-at cameras then start from an up angle of 0, so
+the draw never applies; ours follows what the code does (0) unless `roll_jitter` is set.
 Each proposal has a weight; after every step the weights move towards softmax(-s loss) with SAMURAI's
 momentum update (rate 0.3, momentum 0.75), and only the `count` best proposals are rendered: the worst
 is faded out as count falls from m to 1.
@@ -69,7 +71,7 @@ class CameraMultiplex(nn.Module):
     from the eye's own, 0 = looking at the centre): the initial cameras; size (H, W)."""
 
     def __init__(self, eye: Tensor, roll: Tensor, focal: Tensor, size: tuple[int, int], proposals: int = 1,
-                 generator: torch.Generator | None = None, direction: Tensor | None = None):
+                 generator: torch.Generator | None = None, direction: Tensor | None = None, roll_jitter: float = 0.0):
         super().__init__()
         if proposals < 1:
             raise ConfigError(f"proposals: {proposals}; at least 1")
@@ -83,7 +85,7 @@ class CameraMultiplex(nn.Module):
             jitter = torch.randn(v, m - 1, 3, generator=g, dtype=torch.float64) * (dist / 5)[:, None, None]
             moved = eye0[:, 1:] + jitter
             eye0[:, 1:] = moved / moved.norm(dim=-1, keepdim=True) * dist[:, None, None]
-            roll0[:, 1:] = roll0[:, 1:] + torch.randn(v, m - 1, generator=g, dtype=torch.float64) * math.pi / 3
+            roll0[:, 1:] = roll0[:, 1:] + torch.randn(v, m - 1, generator=g, dtype=torch.float64) * roll_jitter
         self.register_buffer("eye_init", eye0.float())
         self.register_buffer("roll_init", roll0.float())
         direction0 = torch.zeros(v, 2) if direction is None else direction.float()

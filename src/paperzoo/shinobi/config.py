@@ -32,12 +32,14 @@ class ShinobiConfig:
     lobes: int = 24  # SG lobes per image (NeRD's 24; the paper uses Neural-PIL's 128-d latent instead)
     samples: int = 128  # uniform samples per ray (SAMURAI's fine_samples; the paper does not say)
     rays: int = 1024  # rays per step, shared by the rendered proposals (SAMURAI)
+    views_per_step: int = 1  # photographs per step, sharing the rays (SAMURAI: 1; see TINY)
     steps: int = 60_000  # Fig. 10's axis
     random_ray_steps: int = 1000
     patch_sizes: tuple[int, int] = (16, 32)
     patch_levels: int = 4
     resolution_factor: float = 4.0  # 100 -> 400 px over the first half
     proposals: int = 4  # m (SAMURAI's random_cameras_per_view)
+    roll_jitter: float = 0.0  # std of the proposals' up-angle jitter (SAMURAI's code: effectively 0; see cameras.py)
     # learning rates: network 1e-3 (App. A.5); grid 1e-2 (instant-NGP; unreported); cameras 1e-3 .. 2e-3
     lr_network: float = 1e-3
     lr_grid: float = 1e-2
@@ -94,7 +96,7 @@ TINY_FIELD = FieldConfig(grid=HashGridConfig(levels=8, features=2, log2_table=12
 TINY = registry.register("tiny", ShinobiConfig(
     field=TINY_FIELD, lobes=6, samples=32, rays=512, steps=1500, random_ray_steps=150, patch_sizes=(8, 16),
     patch_levels=3, resolution_factor=2.0, proposals=3, lr_network=5e-3, lr_grid=1e-2, lr_camera=3e-3,
-    camera_decay_steps=1000))
+    camera_decay_steps=1000, views_per_step=4))
 
 # The baselines and ablations, as differences from a config.
 def samurai_like(config: ShinobiConfig) -> ShinobiConfig:

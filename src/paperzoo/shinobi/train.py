@@ -97,7 +97,7 @@ class Fitter:
         self.illumination = SGIllumination(photos.views, c.lobes).to(self.device)
         g = torch.Generator().manual_seed(seed)
         self.cameras = CameraMultiplex(photos.eye, photos.roll, photos.focal, photos.size, c.proposals, g,
-                                       photos.direction).to(self.device)
+                                       photos.direction, c.roll_jitter).to(self.device)
         self.importance = ViewImportance(photos.views, network=c.importance_network)
         grid = [self.field.encoding.grid.table] if self.field.encoding.grid is not None else []
         grid_ids = {id(p) for p in grid}
@@ -260,36 +260,43 @@ class Fitter:
             if opt is not None:
                 for group in opt.param_groups:
                     group["lr"] = base * 0.1 ** (step / decay)
-        view = int(torch.randint(self.photos.train, (1,), generator=self.rng))
+        k = min(c.views_per_step, self.photos.train)
+        views = torch.randperm(self.photos.train, generator=self.rng)[:k].tolist()
         size = max(4, round(self.photos.size[0] * sch.scale))
-        target_img, target_mask = self.target(view, size)
-        proposals, post = self.cameras.active(view, sch.count)
-        pix, patch = self.pixels(size, max(1, c.rays // len(proposals)), sch.patches)
-        target, mask = target_img[pix[:, 0], pix[:, 1]], target_mask[pix[:, 0], pix[:, 1]]
-
-        losses, raws_t, renders = self.proposal_losses(view, proposals, pix, patch, size, target, mask, sch)
-        seen = float((post * raws_t).sum())
-        s_p = self.importance.network_weight(seen) if sch.importance else 1.0
-        s_q = self.importance.camera_weight(view, seen) if sch.importance else 1.0
-        self.importance.record(seen)
-        a = post.detach() * s_p  # the network's weight of each proposal's loss
-        total = sum(w * l for w, l in zip(a, losses))
-        if c.consistency and len(proposals) > 1:
-            total = total + c.multiplex * self.consistency(renders, int(proposals[0]), view, size)
+        total, parts, seen_all = torch.zeros(()), [], []
+        for view in views:
+            target_img, target_mask = self.target(view, size)
+            proposals, post = self.cameras.active(view, sch.count)
+            pix, patch = self.pixels(size, max(1, c.rays // (len(proposals) * k)), sch.patches)
+            target, mask = target_img[pix[:, 0], pix[:, 1]], target_mask[pix[:, 0], pix[:, 1]]
+            losses, raws_t, renders = self.proposal_losses(view, proposals, pix, patch, size, target, mask, sch)
+            seen = float((post * raws_t).sum())
+            s_p = self.importance.network_weight(seen) if sch.importance else 1.0
+            s_q = self.importance.camera_weight(view, seen) if sch.importance else 1.0
+            self.importance.record(seen)
+            a = post.detach() * s_p  # the network's weight of each proposal's loss
+            total = total + sum(w * l for w, l in zip(a, losses))
+            if c.consistency and len(proposals) > 1:
+                total = total + c.multiplex * self.consistency(renders, int(proposals[0]), view, size)
+            parts.append((view, proposals, a, s_q, raws_t))
+            seen_all.append(seen)
         if self.grid_params:
             total = total + c.grid_decay * L.grid_decay(self.field.encoding.grid.level_tables())
         for opt in (self.opt_network, self.opt_grid, self.opt_camera):
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
         total.backward()
-        self.rescale_camera_gradients(view, proposals, a, s_q)
+        for view, proposals, a, s_q, _ in parts:  # each view's cameras enter only its own losses
+            self.rescale_camera_gradients(view, proposals, a, s_q)
         self.camera_regularisers(sch).backward()
         torch.nn.utils.clip_grad_norm_(self.network_params, c.clip_network)
         torch.nn.utils.clip_grad_norm_(self.camera_params, c.clip_camera)
         for opt in (self.opt_network, self.opt_grid, self.opt_camera):
             if opt is not None:
                 opt.step()
-        self.cameras.update_weights(view, proposals, raws_t, sch.sharpness)
+        for view, proposals, _, _, raws_t in parts:
+            self.cameras.update_weights(view, proposals, raws_t, sch.sharpness)
+        seen, proposals = float(np.mean(seen_all)), parts[0][1]
         self.step_count += 1
         record = {"step": step, "loss": float(total.detach()), "raw": seen, "count": len(proposals), "size": size}
         self.history.append(record)
