@@ -87,6 +87,10 @@ class HashGrid(nn.Module):
                              persistent=False)
         self.register_buffer("is_dense", torch.tensor([c.dense(level) for level in range(c.levels)]), persistent=False)
 
+    @property
+    def output_dim(self) -> int:
+        return self.config.output_dim
+
     def level_tables(self) -> list[Tensor]:
         """Each level's entries (its slice of the one flat table)."""
         return [self.table[o:o + s] for o, s in zip(self.offsets.tolist(), self.sizes.tolist())]
