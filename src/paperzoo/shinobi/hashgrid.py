@@ -85,7 +85,9 @@ class HashGrid(nn.Module):
         self.register_buffer("scales", torch.tensor([c.scale(level) for level in range(c.levels)]), persistent=False)
         self.register_buffer("resolutions", torch.tensor([c.resolution(level) for level in range(c.levels)]),
                              persistent=False)
-        self.register_buffer("is_dense", torch.tensor([c.dense(level) for level in range(c.levels)]), persistent=False)
+        dense = [c.dense(level) for level in range(c.levels)]
+        self.dense_levels = sum(dense)  # dense levels are the coarsest ones: levels 0 .. dense_levels - 1
+        assert dense == [True] * self.dense_levels + [False] * (c.levels - self.dense_levels)
 
     @property
     def output_dim(self) -> int:
@@ -98,15 +100,21 @@ class HashGrid(nn.Module):
     def index(self, base: Tensor) -> Tensor:
         """Integer cell corners (..., L, 3) -> rows of the flat table of the cell's 8 vertices (..., L, 8),
         vertex k = dx + 2 dy + 4 dz. Each axis' two coordinates are combined once (sums, or XORs of the
-        prime products), not per vertex."""
+        prime products), not per vertex; dense (coarse) and hashed (fine) levels are computed apart."""
         step = torch.arange(2, device=base.device)
-        ax, ay, az = (base[..., d, None] + step for d in range(3))  # (..., L, 2) each
-        r = self.resolutions[:, None]
-        dense = ax[..., None, None, :] + (r * ay)[..., None, :, None] + (r * r * az)[..., :, None, None]
-        hashed = ((ax * PRIMES[0])[..., None, None, :] ^ (ay * PRIMES[1])[..., None, :, None]
-                  ^ (az * PRIMES[2])[..., :, None, None])
-        local = torch.where(self.is_dense[:, None, None, None], dense, hashed).flatten(-3) % self.sizes[:, None]
-        return local + self.offsets[:, None]
+        k = self.dense_levels
+        parts = []
+        if k > 0:
+            ax, ay, az = (base[..., :k, d, None] + step for d in range(3))  # (..., k, 2) each
+            r = self.resolutions[:k, None]
+            dense = ax[..., None, None, :] + (r * ay)[..., None, :, None] + (r * r * az)[..., :, None, None]
+            parts.append(dense.flatten(-3) % self.sizes[:k, None] + self.offsets[:k, None])
+        if k < self.config.levels:
+            ax, ay, az = (base[..., k:, d, None] + step for d in range(3))
+            hashed = ((ax * PRIMES[0])[..., None, None, :] ^ (ay * PRIMES[1])[..., None, :, None]
+                      ^ (az * PRIMES[2])[..., :, None, None])
+            parts.append((hashed.flatten(-3) & (2**self.config.log2_table - 1)) + self.offsets[k:, None])
+        return parts[0] if len(parts) == 1 else torch.cat(parts, -2)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != 3:
