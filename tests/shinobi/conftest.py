@@ -11,7 +11,8 @@ MICRO = dataclasses.replace(
     TINY, field=dataclasses.replace(TINY_FIELD, grid=HashGridConfig(levels=4, features=2, log2_table=10,
                                                                     min_resolution=4, max_resolution=32),
                                     width=16, radiance_hidden=16, brdf_width=16, fourier_hidden=16),
-    samples=12, rays=64, steps=20, random_ray_steps=10, patch_sizes=(4, 8), patch_levels=2, proposals=2)
+    samples=12, rays=64, steps=20, random_ray_steps=10, patch_sizes=(4, 8), patch_levels=2, proposals=2,
+    views_per_step=2)
 
 
 @pytest.fixture(scope="session")

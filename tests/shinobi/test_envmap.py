@@ -27,7 +27,7 @@ def test_sg_fit_recovers_an_sg_environment(tmp_path):
     light = random_light(np.random.default_rng(1), 4)
     env = render_envmap(light, 32)
     write_hdr(tmp_path / "env.hdr", env)
-    fitted = fit_sg(read_envmap(tmp_path / "env.hdr"), lobes=4)
+    fitted = fit_sg(read_envmap(tmp_path / "env.hdr"), lobes=4, steps=250)
     dirs, solid = equirect_directions(32, 64)
     truth, got = light.radiance(dirs), fitted.radiance(dirs)
     error = float((((got - truth) ** 2).sum(-1) * solid).sum() / ((truth**2).sum(-1) * solid).sum())
