@@ -56,7 +56,8 @@ SYSTEMS: tuple[System, ...] = (
     System("shinobi", "SHINOBI: shape and illumination via neural BRDF optimization in the wild", "2401.10171",
            "in progress: the 3D world, a pure-torch hash grid (tested against a reference, second derivatives), the "
            "hybrid annealed encoding, SG illumination, camera multiplexes, every loss, fit / relight / export-mesh on "
-           "folders, NAVI or the world; the reproduction is not built yet (README)", False, cli=True),
+           "folders, NAVI or the world, reproduce (12 runs per seed); not yet recorded, and at tiny scale the cameras "
+           "are not yet recovered from turned starts (README)", True),
     System("fregrad", "FreGrad: lightweight and fast frequency-aware diffusion vocoder", "2401.10032",
            "train (speech world or LJSpeech), vocode, demo, evaluate, reproduce; official checkpoints (forward and a "
            "full sampling run equal the official code's on a committed fixture: test_official_parity.py); fewer "
