@@ -83,7 +83,10 @@ def pose_errors(rotation: Tensor, eye: Tensor, true_rotation: Tensor, true_eye: 
 
 
 def fit_test_views(fitter: Fitter, steps: int, rays: int = 256, lr: float = 5e-3, progress: bool = False) -> None:
-    """Fit the test views' cameras (proposal 0), SG lobes and embeddings with the rest frozen (§4)."""
+    """Fit the test views' cameras (proposal 0), SG lobes and embeddings with the rest frozen (§4): `steps`
+    steps, each rendering `rays` rays spread over all test views (at least 32 each). The first half fits the
+    light and embeddings alone (a camera moved to explain a wrong light moves the wrong way: measured), the
+    second half the cameras too; focal lengths stay as initialised (ours)."""
     photos, c = fitter.photos, fitter.config
     test = list(range(photos.train, photos.views))
     if not test or steps <= 0:
@@ -94,22 +97,25 @@ def fit_test_views(fitter: Fitter, steps: int, rays: int = 256, lr: float = 5e-3
     frozen = [p for p in list(fld.parameters()) if all(p is not q for q in trainable)]
     for p in frozen:
         p.requires_grad_(False)
-    cams.focal_trainable = True
+    cams.focal_trainable = False
     opt = torch.optim.Adam([{"params": list(cams.parameters()), "lr": c.lr_camera, "betas": (c.camera_beta1, 0.999)},
                             {"params": list(illum.parameters()) + [fld.appearance.weight, fld.diffuse.weight],
                              "lr": lr}])
     g = torch.Generator().manual_seed(fitter.seed + 7)
     size = photos.size[0]
+    per_view = max(32, rays // len(test))
     try:
-        for _ in range(steps):
-            view = test[int(torch.randint(len(test), (1,), generator=g))]
-            target_img, target_mask = fitter.target(view, size)
-            pix = torch.randint(size, (rays, 2), generator=g)
-            o, d = cams.rays(view, 0, pix.float() + 0.5)
-            out = render_rays(fld, illum, o, d, torch.full((rays,), view), c.samples, c.bound, perturb=True,
-                              train=True, generator=g)
-            target, mask = target_img[pix[:, 0], pix[:, 1]], target_mask[pix[:, 0], pix[:, 1]]
-            loss = L.charbonnier(out.rgb, target) + L.mask_bce(out.acc, mask)
+        for step in range(steps):  # every test view in every step, so each camera gets `steps` updates
+            opt.param_groups[0]["lr"] = c.lr_camera if step >= steps // 2 else 0.0  # light first, then cameras
+            loss = torch.zeros(())
+            for view in test:
+                target_img, target_mask = fitter.target(view, size)
+                pix = torch.randint(size, (per_view, 2), generator=g)
+                o, d = cams.rays(view, 0, pix.float() + 0.5)
+                out = render_rays(fld, illum, o, d, torch.full((per_view,), view), c.samples, c.bound, perturb=True,
+                                  train=True, generator=g)
+                target, mask = target_img[pix[:, 0], pix[:, 1]], target_mask[pix[:, 0], pix[:, 1]]
+                loss = loss + L.charbonnier(out.rgb, target) + L.mask_bce(out.acc, mask)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
