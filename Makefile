@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/chatqa.py --quick
 	$(PY) benchmarks/diffusiongpt.py --quick
 	$(PY) benchmarks/worlddreamer.py --quick
+	$(PY) benchmarks/shinobi.py --quick
 
 clean:
 	rm -rf $(VENV) reproduction
