@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from paperzoo.core.errors import InputError
 from paperzoo.shinobi.field import Field

@@ -82,7 +82,7 @@ def pose_errors(rotation: Tensor, eye: Tensor, true_rotation: Tensor, true_eye: 
             "translation_per_view": trans.tolist(), "alignment": (s, r, t)}
 
 
-def fit_test_views(fitter: Fitter, steps: int, rays: int = 256, lr: float = 5e-3, progress: bool = False) -> None:
+def fit_test_views(fitter: Fitter, steps: int, rays: int = 256, lr: float = 5e-3) -> None:
     """Fit the test views' cameras (proposal 0), SG lobes and embeddings with the rest frozen (§4): `steps`
     steps, each rendering `rays` rays spread over all test views (at least 32 each). The first half fits the
     light and embeddings alone (a camera moved to explain a wrong light moves the wrong way: measured), the

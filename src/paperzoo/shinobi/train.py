@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -351,9 +350,3 @@ class Fitter:
                 if ckpt is not None and (self.step_count % every == 0 or self.step_count == steps):
                     self.save(ckpt)
         return self.history
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)

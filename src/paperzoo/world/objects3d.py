@@ -42,6 +42,7 @@ for relighting come from their own random streams.
 
 from __future__ import annotations
 
+import colorsys
 import math
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -242,8 +243,6 @@ def _rotation(rng: np.random.Generator) -> tuple[tuple[float, ...], ...]:
 
 
 def _colour(rng: np.random.Generator) -> tuple[float, float, float]:
-    import colorsys
-
     return tuple(float(c) for c in colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(0.4, 0.8), rng.uniform(0.5, 0.9)))
 
 
