@@ -112,3 +112,12 @@ def test_objects_fit_inside_the_bounding_sphere():
 def test_bad_config_is_named():
     with pytest.raises(ConfigError, match="image_size"):
         o3.ObjectConfig(image_size=2)
+
+
+def test_camera_frames_stay_finite_straight_above_and_below():
+    backs = torch.tensor([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0], [1e-5, 1.0, 0.0], [0.3, 0.5, 0.8]], dtype=torch.float64)
+    frames = o3.camera_frame(backs, torch.tensor([0.0, 0.3, 0.0, 0.1], dtype=torch.float64))
+    assert torch.isfinite(frames).all()
+    eye = torch.eye(3, dtype=torch.float64).expand(4, 3, 3)
+    torch.testing.assert_close(frames.transpose(1, 2) @ frames, eye)
+    torch.testing.assert_close(frames[..., 2], backs / backs.norm(dim=-1, keepdim=True))

@@ -189,6 +189,10 @@ class Fitter:
             image = torch.full((len(pix),), view, dtype=torch.long)
             out = render_rays(self.field, self.illumination, o, d, image, self.config.samples, self.config.bound,
                               perturb=True, train=True, generator=self.rng)
+            if not (torch.isfinite(out.acc).all() and torch.isfinite(out.rgb).all()):
+                raise FloatingPointError(f"shinobi fit: the render of photograph {view} (proposal {proposal}) is not "
+                                         f"finite at step {self.step_count}; lower the learning rates or resume from "
+                                         "the last checkpoint")
             loss, raw = self.proposal_loss(out, d, target, mask, patch, sch, view)
             losses.append(loss)
             raws.append(raw)
@@ -284,6 +288,9 @@ class Fitter:
         for opt in (self.opt_network, self.opt_grid, self.opt_camera):
             if opt is not None:
                 opt.zero_grad(set_to_none=True)
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"shinobi fit: the loss is not finite at step {step} (views {views}); lower the "
+                                     "learning rates or resume from the last checkpoint")
         total.backward()
         for view, proposals, a, s_q, _ in parts:  # each view's cameras enter only its own losses
             self.rescale_camera_gradients(view, proposals, a, s_q)

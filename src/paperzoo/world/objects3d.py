@@ -322,6 +322,13 @@ def camera_frame(back: Tensor, roll: Tensor) -> Tensor:
     back = back / back.norm(dim=-1, keepdim=True)
     world_up = torch.zeros_like(back)
     world_up[..., 1] = 1
+    # straight above or below the object y x back vanishes: there the reference is -z or +z instead (as
+    # SAMURAI's look-at does), so the frame stays finite (a camera's roll is relative to its reference)
+    steep = back[..., 1].abs() > 0.999
+    if steep.any():
+        world_up = world_up.clone()
+        world_up[steep] = 0
+        world_up[steep, 2] = -torch.sign(back[steep, 1])
     right = torch.linalg.cross(world_up, back, dim=-1)
     right = right / right.norm(dim=-1, keepdim=True).clamp_min(1e-9)
     up = torch.linalg.cross(back, right, dim=-1)
