@@ -70,3 +70,11 @@ def test_schedule_follows_the_papers_fractions():
     assert not schedule(c, 149).focal and schedule(c, 150).focal  # a quarter
     assert not schedule(c, 99).importance and schedule(c, 100).importance  # a sixth
     assert end.init == pytest.approx(0.1 ** (599 / (c.init_decay_fraction * 600)))
+
+
+def test_a_fit_that_goes_non_finite_stops_with_one_clear_error(micro_world):
+    f = Fitter(dataclasses.replace(MICRO, views_per_step=6), from_world(micro_world, "gt", 0), seed=0)
+    with torch.no_grad():
+        f.cameras.eye_offset[:] = float("nan")
+    with pytest.raises(FloatingPointError, match="not finite at step 0"):
+        f.step()
