@@ -72,7 +72,9 @@ def render_rays(field: Field, illumination: SGIllumination, origins: Tensor, dir
                 samples: int, bound: float, background: Tensor | None = None, perturb: bool = False,
                 train: bool = True, generator=None) -> Rendered:
     """Render unit rays (R, 3) of images `image` (R,); background (R, 3) (white when None)."""
-    near, far = sphere_interval(origins, dirs, bound)
+    # the sampling interval is a constant of each ray (no gradient: sqrt at a grazing ray's zero discriminant
+    # gave NaN camera gradients); the samples x = o + t d still carry the cameras' gradients
+    near, far = sphere_interval(origins.detach(), dirs.detach(), bound)
     t = sample_distances(near, far, samples, perturb, generator)
     with torch.enable_grad():
         x = origins[:, None] + t[..., None] * dirs[:, None]
