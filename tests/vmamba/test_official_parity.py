@@ -35,7 +35,7 @@ TOL = dict(atol=2e-5, rtol=1e-5)  # float32; measured: logits max |diff| 2-3e-8 
 
 
 @pytest.mark.parametrize("name", sorted(OURS))
-@pytest.mark.parametrize("backend", ["chunked", "kernel", "ref"])
+@pytest.mark.parametrize("backend", ["auto", "chunked", "kernel", "ref"])
 def test_our_model_on_official_weights_gives_the_official_outputs(name, backend):
     model = load_official(FIXTURE / f"{name}.safetensors", replace(OURS[name], scan_backend=backend)).eval()
     assert sum(p.numel() for p in model.parameters()) == RECORD["models"][name]["parameters"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from paperzoo.core.errors import ConfigError
 from paperzoo.core.registry import ConfigRegistry
+from paperzoo.vmamba.scan import BACKENDS
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,14 @@ class VMambaConfig:
     drop_path_rate: float = 0.2
     scan: str = "cross"  # "cross" (K = 4), "bidi" (K = 2), "unidi" (K = 1): App. H.1
     mixer: str = "ss2d"  # "dwconv": the Conv baseline of card §5 (SS2D's scan replaced by a 7x7 depthwise conv)
-    scan_backend: str = "chunked"  # "chunked" (recurrent within chunks), "kernel" (Eq. 5 within chunks), "ref"
+    scan_backend: str = "auto"  # "auto" (fused C++ kernel on CPU where it builds, else chunked), "fused",
+    # "chunked" (recurrent within chunks), "kernel" (Eq. 5 within chunks), "ref" (scan.py)
     chunk: int | None = None  # scan chunk length; None: sqrt(L) for "chunked", 64 for "kernel"
 
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(self.depths))
         choices = {"variant": ("v0", "v2"), "patch_embed": ("v1", "v2"), "downsample": ("v1", "v3"),
-                   "scan": ("cross", "bidi", "unidi"), "scan_backend": ("chunked", "kernel", "ref"),
+                   "scan": ("cross", "bidi", "unidi"), "scan_backend": BACKENDS,
                    "mixer": ("ss2d", "dwconv")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -13,7 +13,8 @@ route, K = 4 in SS2D):
     y_t     = C_t . h_t + D_skip u_t                                first-order B̄ = ΔB)
 
 `selective_scan_ref` runs the recurrence step by step: obviously correct, slow (a Python
-loop over L). `selective_scan_chunked` cuts L into chunks of `chunk` steps and carries the
+loop over L). `fused_scan.py` runs it as one compiled C++ kernel (forward and backward), the
+default on CPUs wherever it builds. `selective_scan_chunked` cuts L into chunks of `chunk` steps and carries the
 state from chunk to chunk. Inside a chunk, either (intra="recurrent", the CPU default) all
 chunks advance together step by step, or (intra="kernel") the recurrence unrolls into a
 masked, decayed attention-like product (the paper's Eq. 5 view of SS2D):
@@ -22,7 +23,7 @@ masked, decayed attention-like product (the paper's Eq. 5 view of SS2D):
     S_t = sum_{r<=t} delta_r A        (cumulative within the chunk; S_t - S_s <= 0 for s <= t)
 
 The exponents are clamped at 0 before `exp`, so masked (s > t) entries cannot overflow.
-Both are equal to the reference in float64 for values and gradients (tests).
+All are equal to the reference in float64 for values and gradients (tests).
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paperzoo.core.errors import InputError
+from paperzoo.vmamba import fused_scan
 from paperzoo.vmamba.chunked_scan import chunked_scan
 
-BACKENDS = ("ref", "chunked", "kernel")  # "kernel": chunked with Eq. 5's masked kernel inside chunks
+# "auto": "fused" on CPU tensors where the kernel builds, else "chunked" (see `resolve_backend`);
+# "kernel": chunked with Eq. 5's masked kernel inside chunks.
+BACKENDS = ("auto", "fused", "chunked", "kernel", "ref")
 
 
 def _check(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[int, int]:
@@ -170,14 +174,30 @@ def _chunked_kernel(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk) -> 
     return y.to(dtype)
 
 
+def resolve_backend(backend: str, u: Tensor) -> str:
+    """The backend that runs for `backend` on `u`: "auto" is "fused" for CPU tensors where the
+    C++ kernel builds (else "chunked", after one warning from the build)."""
+    if backend not in BACKENDS:
+        raise InputError(f"scan_backend: unknown {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if backend == "auto":
+        return "fused" if fused_scan.available(u) else "chunked"
+    if backend == "fused" and not fused_scan.available(u):
+        raise InputError("scan_backend: 'fused' needs CPU tensors and a C++ compiler (the build warned why it "
+                         "failed); use 'auto' or 'chunked'")
+    return backend
+
+
 def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None,
-                   delta_bias: Tensor | None = None, delta_softplus: bool = True, backend: str = "chunked",
+                   delta_bias: Tensor | None = None, delta_softplus: bool = True, backend: str = "auto",
                    chunk: int | None = None) -> Tensor:
-    """Dispatch to a backend: "chunked" (the default: chunks, recurrent inside), "kernel"
-    (chunks, Eq. 5's masked kernel inside) or "ref" (step by step)."""
+    """Dispatch to a backend: "auto" (the default: "fused" where it runs, else "chunked"),
+    "fused" (the compiled kernel), "chunked" (chunks, recurrent inside), "kernel" (chunks,
+    Eq. 5's masked kernel inside) or "ref" (step by step)."""
+    backend = resolve_backend(backend, u)
     if backend == "ref":
         return selective_scan_ref(u, delta, A, B, C, D, delta_bias, delta_softplus)
-    if backend in ("chunked", "kernel"):
-        intra = "recurrent" if backend == "chunked" else "kernel"
-        return selective_scan_chunked(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk, intra)
-    raise InputError(f"scan_backend: unknown {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if backend == "fused":
+        _check(u, delta, A, B, C)
+        return fused_scan.fused_scan(u, delta, A, B, C, D, delta_bias, delta_softplus)
+    intra = "recurrent" if backend == "chunked" else "kernel"
+    return selective_scan_chunked(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk, intra)
