@@ -12,6 +12,7 @@ import functools
 import hashlib
 import os
 import platform
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -50,11 +51,22 @@ def load(name: str, source: Path, functions: tuple[str, ...], purpose: str):
     return _build(name, Path(source), tuple(functions), purpose)
 
 
+def _ninja_on_path() -> None:
+    """torch builds with the `ninja` on PATH; where there is none, use the `ninja` wheel's."""
+    if shutil.which("ninja") is None:
+        try:
+            import ninja
+        except ImportError:
+            return
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
+
+
 @functools.cache
 def _build(name: str, source: Path, functions: tuple[str, ...], purpose: str):
     try:
         from torch.utils.cpp_extension import load_inline
 
+        _ninja_on_path()
         text = Path(source).read_text()
         tag = hashlib.sha256("\n".join([text, *CFLAGS, _cpu_tag()]).encode()).hexdigest()[:12]
         folder = cache_dir("native", f"torch-{torch.__version__}", f"{name}-{tag}")
