@@ -9,7 +9,9 @@ Where each part of the paper lives:
     §4.1 cross-scan / cross-merge (Fig. 2), App. H.1 scans      cross_scan.py
     §4.1 SS2D (Fig. 3), initialisation                          ss2d.py
     §4.1 VSS block, stems, downsampling (App. E)                blocks.py
-    the network, timm-style API                                 model.py
+    the network                                                 model.py
+    `create_model` (timm-style), official checkpoints           factory.py, checkpoint.py
+    the fused CPU scan (C++), its autograd wrapper              fused_scan.cpp, fused_scan.py
     named configs (T1, T3, App. E)                              config.py
 
     >>> import paperzoo.vmamba as vmamba
@@ -17,7 +19,8 @@ Where each part of the paper lives:
 """
 
 from paperzoo.vmamba.config import VMambaConfig, config, registry
-from paperzoo.vmamba.model import VMamba, create_model
+from paperzoo.vmamba.factory import create_model
+from paperzoo.vmamba.model import VMamba
 from paperzoo.vmamba.scan import selective_scan, selective_scan_chunked, selective_scan_ref
 
 __all__ = ["VMamba", "VMambaConfig", "config", "create_model", "registry", "selective_scan", "selective_scan_chunked",

@@ -35,7 +35,7 @@ from paperzoo.core.errors import CheckpointError, ConfigError, InputError
 from paperzoo.core.seeding import seed_everything
 from paperzoo.core.trainer import make_accelerator
 from paperzoo.vmamba.data import ImageFolder, eval_transform, mixup_cutmix, train_transform
-from paperzoo.vmamba.model import create_model
+from paperzoo.vmamba.factory import create_model
 from paperzoo.vmamba.train import param_groups
 
 CHECKPOINT = "checkpoint"

@@ -13,8 +13,6 @@ no positional embedding, so one trained at 224 runs at 384 or 768 unchanged (T9)
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from torch import Tensor, nn
 
 from paperzoo.core.checkpoint import PretrainedMixin
@@ -111,20 +109,3 @@ class VMamba(PretrainedMixin, nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         return self.classifier(self.forward_features(images))
-
-
-def create_model(name: str | VMambaConfig, num_classes: int | None = None, pretrained: str | None = None,
-                 ema: bool = False, trust_pickle: bool = False, **overrides) -> VMamba:
-    """timm-style constructor: a named config (see `paperzoo vmamba configs`) with overrides;
-    `pretrained` is a local path to an official release checkpoint or a paperzoo folder
-    (`ema`: take the release file's "model_ema" weights; `trust_pickle`: allow the pickled
-    training config that release files carry)."""
-    config = registry.get(name)
-    if num_classes is not None:
-        overrides["num_classes"] = num_classes
-    config = replace(config, **overrides) if overrides else config
-    if pretrained is None:
-        return VMamba(config)
-    from paperzoo.vmamba.checkpoint import load_pretrained
-
-    return load_pretrained(pretrained, config, ema=ema, trust_pickle=trust_pickle)

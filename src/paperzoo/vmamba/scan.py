@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paperzoo.core.errors import InputError
-from paperzoo.vmamba import fused_scan
+from paperzoo.vmamba.fused_scan import available as fused_available
+from paperzoo.vmamba.fused_scan import fused_scan
 from paperzoo.vmamba.chunked_scan import chunked_scan
 
 # "auto": "fused" on CPU tensors where the kernel builds, else "chunked" (see `resolve_backend`);
@@ -180,8 +181,8 @@ def resolve_backend(backend: str, u: Tensor) -> str:
     if backend not in BACKENDS:
         raise InputError(f"scan_backend: unknown {backend!r}; allowed: {', '.join(BACKENDS)}")
     if backend == "auto":
-        return "fused" if fused_scan.available(u) else "chunked"
-    if backend == "fused" and not fused_scan.available(u):
+        return "fused" if fused_available(u) else "chunked"
+    if backend == "fused" and not fused_available(u):
         raise InputError("scan_backend: 'fused' needs CPU tensors and a C++ compiler (the build warned why it "
                          "failed); use 'auto' or 'chunked'")
     return backend
@@ -198,6 +199,6 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D:
         return selective_scan_ref(u, delta, A, B, C, D, delta_bias, delta_softplus)
     if backend == "fused":
         _check(u, delta, A, B, C)
-        return fused_scan.fused_scan(u, delta, A, B, C, D, delta_bias, delta_softplus)
+        return fused_scan(u, delta, A, B, C, D, delta_bias, delta_softplus)
     intra = "recurrent" if backend == "chunked" else "kernel"
     return selective_scan_chunked(u, delta, A, B, C, D, delta_bias, delta_softplus, chunk, intra)
