@@ -1,5 +1,6 @@
 // The S6 selective scan as one fused CPU kernel: the CPU analogue of Mamba's `selective_scan`
-// CUDA kernel. Compiled on first use by fused_scan.py (torch.utils.cpp_extension.load_inline).
+// CUDA kernel. Plain C++ with a C interface (no torch headers, so it builds in about a second),
+// compiled on first use and called through ctypes by fused_scan.py on tensors' memory.
 //
 // Shapes (contiguous): u, delta, y (batch, D, L); A (D, N); B, C (batch, K, N, L), shared by the
 // D / K channels of a route; D_skip, bias (D,).
@@ -24,11 +25,10 @@
 // The per-channel parameter gradients (A, D_skip, bias) are written per batch element and summed
 // over the batch by the caller.
 
-#include <torch/extension.h>
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -47,17 +47,23 @@ inline T sigmoid(T x) {
 
 struct Dims {
   int64_t batch, d, length, n, groups, per;
+  int threads;
 };
 
-Dims dims_of(const torch::Tensor& u, const torch::Tensor& A, const torch::Tensor& B) {
-  const int64_t batch = u.size(0), d = u.size(1), length = u.size(2), n = A.size(1), groups = B.size(1);
-  return {batch, d, length, n, groups, d / groups};
+// f(begin, end) over [0, tasks) split into `threads` contiguous ranges, one std::thread each.
+template <typename F>
+void parallel_for(int64_t tasks, int threads, const F& f) {
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>(threads, tasks));
+  std::vector<std::thread> pool;
+  for (int64_t p = 1; p < parts; ++p) pool.emplace_back(f, p * tasks / parts, (p + 1) * tasks / parts);
+  f(0, tasks / parts);
+  for (auto& t : pool) t.join();
 }
 
 template <typename T>
 void forward_impl(const Dims& s, const T* u, const T* delta, const T* A, const T* B, const T* C, const T* D,
                   const T* bias, bool use_softplus, T* y) {
-  at::parallel_for(0, s.batch * s.d, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(s.batch * s.d, s.threads, [&](int64_t begin, int64_t end) {
     T dt[BLOCK], x[BLOCK], a[BLOCK], acc[BLOCK];
     std::vector<T> h(s.n);
     for (int64_t task = begin; task < end; ++task) {
@@ -100,7 +106,7 @@ template <typename T>
 void backward_impl(const Dims& s, const T* u, const T* delta, const T* A, const T* B, const T* C, const T* D,
                    const T* bias, bool use_softplus, const T* gy, T* du, T* ddelta, T* dA, T* dB, T* dC, T* dD,
                    T* dbias) {
-  at::parallel_for(0, s.batch * s.groups, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(s.batch * s.groups, s.threads, [&](int64_t begin, int64_t end) {
     const int64_t L = s.length;
     std::vector<T> dt(L), hs(s.n * L), as(s.n * L), ddt(L);
     for (int64_t task = begin; task < end; ++task) {
@@ -176,47 +182,24 @@ void backward_impl(const Dims& s, const T* u, const T* delta, const T* A, const 
   });
 }
 
-void check(const torch::Tensor& u, const torch::Tensor& delta, const torch::Tensor& A, const torch::Tensor& B,
-           const torch::Tensor& C, const torch::Tensor& D, const torch::Tensor& bias) {
-  for (const auto* t : {&u, &delta, &A, &B, &C, &D, &bias}) {
-    TORCH_CHECK(t->is_contiguous() && t->device().is_cpu() && t->scalar_type() == u.scalar_type(),
-                "fused selective scan: inputs must be contiguous CPU tensors of one dtype");
-  }
-}
-
 }  // namespace
 
-torch::Tensor scan_forward(torch::Tensor u, torch::Tensor delta, torch::Tensor A, torch::Tensor B, torch::Tensor C,
-                           torch::Tensor D, torch::Tensor bias, bool use_softplus) {
-  check(u, delta, A, B, C, D, bias);
-  const Dims s = dims_of(u, A, B);
-  auto y = torch::empty_like(u);
-  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "scan_forward", [&] {
-    forward_impl<scalar_t>(s, u.data_ptr<scalar_t>(), delta.data_ptr<scalar_t>(), A.data_ptr<scalar_t>(),
-                           B.data_ptr<scalar_t>(), C.data_ptr<scalar_t>(), D.data_ptr<scalar_t>(),
-                           bias.data_ptr<scalar_t>(), use_softplus, y.data_ptr<scalar_t>());
-  });
-  return y;
-}
+// The C interface (ctypes): contiguous arrays of one dtype; dA (batch, D, N), dD and dbias
+// (batch, D) are per batch element, summed by the caller.
+#define SCAN_API(T, SUFFIX)                                                                                     \
+  extern "C" void scan_forward_##SUFFIX(const T* u, const T* delta, const T* A, const T* B, const T* C,          \
+                                        const T* D, const T* bias, int use_softplus, int64_t batch, int64_t d,   \
+                                        int64_t length, int64_t n, int64_t groups, int threads, T* y) {          \
+    forward_impl<T>({batch, d, length, n, groups, d / groups, threads}, u, delta, A, B, C, D, bias,              \
+                    use_softplus != 0, y);                                                                       \
+  }                                                                                                              \
+  extern "C" void scan_backward_##SUFFIX(const T* u, const T* delta, const T* A, const T* B, const T* C,         \
+                                         const T* D, const T* bias, int use_softplus, int64_t batch, int64_t d,  \
+                                         int64_t length, int64_t n, int64_t groups, int threads, const T* gy,    \
+                                         T* du, T* ddelta, T* dA, T* dB, T* dC, T* dD, T* dbias) {               \
+    backward_impl<T>({batch, d, length, n, groups, d / groups, threads}, u, delta, A, B, C, D, bias,             \
+                     use_softplus != 0, gy, du, ddelta, dA, dB, dC, dD, dbias);                                  \
+  }
 
-std::vector<torch::Tensor> scan_backward(torch::Tensor u, torch::Tensor delta, torch::Tensor A, torch::Tensor B,
-                                         torch::Tensor C, torch::Tensor D, torch::Tensor bias, bool use_softplus,
-                                         torch::Tensor gy) {
-  check(u, delta, A, B, C, D, bias);
-  TORCH_CHECK(gy.is_contiguous() && gy.sizes() == u.sizes() && gy.scalar_type() == u.scalar_type(),
-              "fused selective scan: the output gradient must match u");
-  const Dims s = dims_of(u, A, B);
-  auto du = torch::empty_like(u), ddelta = torch::empty_like(u);
-  auto dB = torch::empty_like(B), dC = torch::empty_like(C);
-  auto dA = torch::empty({s.batch, s.d, s.n}, u.options());
-  auto dD = torch::empty({s.batch, s.d}, u.options()), dbias = torch::empty({s.batch, s.d}, u.options());
-  AT_DISPATCH_FLOATING_TYPES(u.scalar_type(), "scan_backward", [&] {
-    backward_impl<scalar_t>(s, u.data_ptr<scalar_t>(), delta.data_ptr<scalar_t>(), A.data_ptr<scalar_t>(),
-                            B.data_ptr<scalar_t>(), C.data_ptr<scalar_t>(), D.data_ptr<scalar_t>(),
-                            bias.data_ptr<scalar_t>(), use_softplus, gy.data_ptr<scalar_t>(),
-                            du.data_ptr<scalar_t>(), ddelta.data_ptr<scalar_t>(), dA.data_ptr<scalar_t>(),
-                            dB.data_ptr<scalar_t>(), dC.data_ptr<scalar_t>(), dD.data_ptr<scalar_t>(),
-                            dbias.data_ptr<scalar_t>());
-  });
-  return {du, ddelta, dA.sum(0), dB, dC, dD.sum(0), dbias.sum(0)};
-}
+SCAN_API(float, f32)
+SCAN_API(double, f64)
