@@ -40,7 +40,7 @@ SYSTEMS: tuple[System, ...] = (
            "equal third-party copies of the official functions on a committed fixture: test_scoring.py), reproduce; "
            "3-seed reproduction recorded (README)", True),
     System("vmamba", "VMamba: Visual State Space Model", "2401.10166",
-           "SS2D with a chunked CPU scan, nine named configs (parameter counts equal the official code's, FLOPs), "
+           "SS2D with a fused C++ CPU scan (a chunked PyTorch fallback), nine named configs (parameter counts equal the official code's, FLOPs), "
            "official checkpoints (logits equal the official code's on a committed fixture: test_official_parity.py), "
            "ImageNet recipe, world reproduction; the accuracy claims do not hold at nano scale (README)", True),
     System("worlddreamer", "WorldDreamer: general world models via predicting masked tokens", "2401.09985",
