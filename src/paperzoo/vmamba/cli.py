@@ -147,6 +147,34 @@ def demo(models, runs, count, out, device, seed):
     click.echo(f"wrote {erf_figure(maps, out, f'Effective receptive fields, {state}')}")
 
 
+@cli.command()
+@click.option("--lever", "levers", multiple=True, help="A lever to measure (repeatable); default: all of them, in order: "
+              "recipe, warmup-500, lr-3e-4, lr-3e-3, smooth-0.1, stem-v1, dt-small, mlp-head (see plateau.py).")
+@click.option("--seeds", type=int, default=3, show_default=True)
+@click.option("--steps", type=int, default=None, help="Training steps per run (default: the world budget, 1500).")
+@click.option("--eval-count", type=int, default=2000, show_default=True, help="Held-out scenes per run.")
+@out_option("reproduction", "Report folder: runs go to OUT/vmamba/plateau/, the table and plot beside them.")
+@device_option
+def plateau(levers, seeds, steps, eval_count, out, device):
+    """Why VMamba-nano and Conv-nano stay at chance on the global task on some seeds: one training or
+    architecture lever at a time, on both models and several seeds, counting the seeds that leave the
+    plateau (about 13 CPU-minutes per lever and seed; finished runs are cached and reused)."""
+    from dataclasses import replace
+
+    from paperzoo.core.atomic import atomic_path
+    from paperzoo.vmamba.plateau import LEVERS, plot, run, table
+    from paperzoo.vmamba.reproduce import FULL
+
+    budget = replace(FULL, steps=steps, warmup_steps=min(FULL.warmup_steps, steps // 10)) if steps else FULL
+    rows = run(out, tuple(levers) or tuple(LEVERS), seeds, budget, eval_count, resolve_device(device))
+    text = table(rows)
+    folder = Path(out) / "vmamba" / "plateau"
+    with atomic_path(folder / "plateau.md") as tmp:
+        tmp.write_text(text + "\n")
+    click.echo(text)
+    click.echo(f"wrote {folder / 'plateau.md'} and {plot(rows, folder / 'plateau.png')}")
+
+
 cli.add_command(reproduce_command(
     "vmamba",
     "VMamba-nano vs ViT-nano vs Conv-nano on the global and local world tasks, the scan ablation, and the "

@@ -40,9 +40,13 @@ class VMambaConfig:
     scan_backend: str = "auto"  # "auto" (fused C++ kernel on CPU where it builds, else chunked), "fused",
     # "chunked" (recurrent within chunks), "kernel" (Eq. 5 within chunks), "ref" (scan.py)
     chunk: int | None = None  # scan chunk length; None: sqrt(L) for "chunked", 64 for "kernel"
+    dt_range: tuple[float, float] = (1e-3, 0.1)  # SS2D's dt at initialisation, log-uniform (Mamba's dt_min, dt_max)
+    head_hidden: int = 0  # 0: the paper's head (LN, pool, linear); > 0: a GELU hidden layer after pooling (a
+    # diagnostic of the plateau study, plateau.py; not the paper's)
 
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(self.depths))
+        object.__setattr__(self, "dt_range", tuple(self.dt_range))
         choices = {"variant": ("v0", "v2"), "patch_embed": ("v1", "v2"), "downsample": ("v1", "v3"),
                    "scan": ("cross", "bidi", "unidi"), "scan_backend": BACKENDS,
                    "mixer": ("ss2d", "dwconv")}
@@ -53,6 +57,9 @@ class VMambaConfig:
             raise ConfigError(f"VMambaConfig: need an even dims >= 2 and depths >= 1, got {self.dims} and {self.depths}")
         if self.d_state < 1 or self.ssm_ratio <= 0 or (self.chunk is not None and self.chunk < 1):
             raise ConfigError("VMambaConfig: d_state, ssm_ratio and chunk must be positive")
+        if len(self.dt_range) != 2 or not 0 < self.dt_range[0] <= self.dt_range[1] or self.head_hidden < 0:
+            raise ConfigError(f"VMambaConfig: need 0 < dt_range[0] <= dt_range[1] and head_hidden >= 0, got "
+                              f"{self.dt_range} and {self.head_hidden}")
 
     @property
     def stage_dims(self) -> list[int]:

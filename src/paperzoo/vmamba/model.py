@@ -32,13 +32,17 @@ class Stage(nn.Module):
 
 
 class Classifier(nn.Module):
-    def __init__(self, width: int, num_classes: int):
+    """LN per position, average pool, linear head (the paper's). `hidden` > 0 puts a GELU layer
+    between the pool and the head (plateau.py's diagnostic; `hidden` keeps the official keys)."""
+
+    def __init__(self, width: int, num_classes: int, hidden: int = 0):
         super().__init__()
         self.norm = nn.LayerNorm(width)
-        self.head = nn.Linear(width, num_classes) if num_classes > 0 else nn.Identity()
+        self.hidden = nn.Sequential(nn.Linear(width, hidden), nn.GELU()) if hidden else nn.Identity()
+        self.head = nn.Linear(hidden or width, num_classes) if num_classes > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:  # (B, H, W, C) -> (B, classes)
-        return self.head(self.norm(x).mean(dim=(1, 2)))
+        return self.head(self.hidden(self.norm(x).mean(dim=(1, 2))))
 
 
 class VMamba(PretrainedMixin, nn.Module):
@@ -57,7 +61,7 @@ class VMamba(PretrainedMixin, nn.Module):
         for i, (width, depth) in enumerate(zip(dims, config.depths)):
             self.layers.append(Stage(width, depth, config, rates[start:start + depth], last=i == len(dims) - 1))
             start += depth
-        self.classifier = Classifier(dims[-1], config.num_classes)
+        self.classifier = Classifier(dims[-1], config.num_classes, config.head_hidden)
         self.apply(self._init_weights)
 
     @staticmethod

@@ -20,7 +20,7 @@ rate of the held-out scenes.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import matplotlib
@@ -59,24 +59,24 @@ ROUTES = {"vmamba-nano": "cross (4 routes)", "vmamba-nano-bidi": "bidi (2)", "vm
 EXPECTED_MINUTES = {"full": 210, "quick": 3}
 
 
-def model_config(model: str, task: str) -> dict:
+def model_config(model: str, task: str, overrides: dict | None = None) -> dict:
     """The full architecture of a run, for its cache key."""
     if model == "vit-nano":
-        return asdict(ViTConfig(image_size=64, num_classes=num_classes(task)))
-    return asdict(registry.get(model)) | {"num_classes": num_classes(task)}
+        return asdict(replace(ViTConfig(image_size=64, num_classes=num_classes(task)), **(overrides or {})))
+    return asdict(replace(registry.get(model), num_classes=num_classes(task), **(overrides or {})))
 
 
 def run_one(model: str, task: str, seed: int, budget: TrainConfig, folder: Path, device: str = "cpu",
-            eval_count: int = EVAL_COUNT, test_sizes: tuple[int, ...] = ()) -> dict:
+            eval_count: int = EVAL_COUNT, test_sizes: tuple[int, ...] = (), overrides: dict | None = None) -> dict:
     """Train and score one run in `folder`, once (core.runcache): held-out accuracy, and at
-    `test_sizes` (px, no fine-tuning) on half as many scenes."""
-    settings = {"model": model, "architecture": model_config(model, task), "task": task, "seed": seed,
+    `test_sizes` (px, no fine-tuning) on half as many scenes. `overrides` replace config fields."""
+    settings = {"model": model, "architecture": model_config(model, task, overrides), "task": task, "seed": seed,
                 "budget": asdict(budget), "eval_count": eval_count, "test_sizes": list(test_sizes),
                 "data": "paperzoo.vmamba.tasks (world scenes), eval split seed 1234"}
 
     def fn(folder: Path) -> dict:
         net, history = train(model, task, folder, seed, device, budget, progress=False, resume=True,
-                             checkpoint_every=max(1, budget.steps // 3))
+                             checkpoint_every=max(1, budget.steps // 3), overrides=overrides)
         net = net.cpu()
         return {"model": model, "task": task, "seed": seed, "history": history,
                 "accuracy": accuracy(net, task, n=eval_count),

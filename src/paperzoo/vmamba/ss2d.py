@@ -15,7 +15,7 @@ Parameter names and shapes are the official ones (`x_proj_weight` (K, R+2N, D_i)
 so released checkpoints load with a strict state-dict load (checkpoint.py).
 
 Initialisation (Mamba's, as VMamba keeps it): A_log = log(1..N) (S4D-real), D = 1,
-b_dt = softplus^{-1}(dt) with dt log-uniform in [1e-3, 0.1] floored at 1e-4,
+b_dt = softplus^{-1}(dt) with dt log-uniform in [1e-3, 0.1] (config.dt_range) floored at 1e-4,
 W_dt ~ U(+-R^{-1/2}), W_x as a default nn.Linear.
 """
 
@@ -31,7 +31,7 @@ from paperzoo.vmamba.config import VMambaConfig
 from paperzoo.vmamba.cross_scan import cross_merge, cross_scan
 from paperzoo.vmamba.scan import selective_scan
 
-DT_MIN, DT_MAX, DT_FLOOR = 1e-3, 0.1, 1e-4
+DT_FLOOR = 1e-4  # dt's floor at initialisation (Mamba's dt_init_floor); its range is config.dt_range
 
 
 def _full(t: Tensor) -> Tensor:
@@ -52,7 +52,8 @@ class SS2D(nn.Module):
         self.conv2d = nn.Conv2d(d_inner, d_inner, 3, padding=1, groups=d_inner, bias=config.conv_bias)
         self.x_proj_weight = nn.Parameter(torch.stack([nn.Linear(d_inner, rank + 2 * n, bias=False).weight for _ in range(k)]))
         self.dt_projs_weight = nn.Parameter(torch.empty(k, d_inner, rank).uniform_(-rank**-0.5, rank**-0.5))
-        dt = torch.exp(torch.rand(k, d_inner) * (math.log(DT_MAX) - math.log(DT_MIN)) + math.log(DT_MIN)).clamp(min=DT_FLOOR)
+        lo, hi = config.dt_range
+        dt = torch.exp(torch.rand(k, d_inner) * (math.log(hi) - math.log(lo)) + math.log(lo)).clamp(min=DT_FLOOR)
         self.dt_projs_bias = nn.Parameter(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
         self.A_logs = nn.Parameter(torch.log(torch.arange(1, n + 1, dtype=torch.float32)).repeat(k * d_inner, 1))
         self.Ds = nn.Parameter(torch.ones(k * d_inner))
