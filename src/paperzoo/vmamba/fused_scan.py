@@ -3,10 +3,10 @@ backward that recomputes the states), compiled on first use, cached (`core.nativ
 called through ctypes on the tensors' memory.
 
 The kernel is the CPU analogue of the official `selective_scan` CUDA kernel: one task per
-(batch, channel), a loop over L holding the state in registers, torch's thread count of
-threads over the tasks. It serves
-float32 and float64 CPU tensors (half precision runs in float32); `scan.selective_scan` uses
-the chunked pure-PyTorch scan where the kernel cannot be built or the tensors are not on the CPU.
+(batch, channel), a loop over L holding the state in registers, the tasks spread over
+`torch.get_num_threads()` threads. It serves float32 and float64 CPU tensors (half precision
+runs in float32); `scan.selective_scan` uses the chunked pure-PyTorch scan where the kernel
+cannot be built or the tensors are not on the CPU.
 Equal to `selective_scan_ref` in float64, values and gradients (tests/vmamba/test_fused_scan.py).
 """
 

@@ -33,7 +33,8 @@ class Stage(nn.Module):
 
 class Classifier(nn.Module):
     """LN per position, average pool, linear head (the paper's). `hidden` > 0 puts a GELU layer
-    between the pool and the head (plateau.py's diagnostic; `hidden` keeps the official keys)."""
+    between the pool and the head (plateau.py's diagnostic); at 0 it adds no parameters, so
+    official checkpoints keep their keys."""
 
     def __init__(self, width: int, num_classes: int, hidden: int = 0):
         super().__init__()

@@ -13,11 +13,12 @@ route, K = 4 in SS2D):
     y_t     = C_t . h_t + D_skip u_t                                first-order B̄ = ΔB)
 
 `selective_scan_ref` runs the recurrence step by step: obviously correct, slow (a Python
-loop over L). `fused_scan.py` runs it as one compiled C++ kernel (forward and backward), the
-default on CPUs wherever it builds. `selective_scan_chunked` cuts L into chunks of `chunk` steps and carries the
-state from chunk to chunk. Inside a chunk, either (intra="recurrent", the CPU default) all
-chunks advance together step by step, or (intra="kernel") the recurrence unrolls into a
-masked, decayed attention-like product (the paper's Eq. 5 view of SS2D):
+loop over L). `fused_scan.py` runs it as one compiled C++ kernel (forward and backward),
+the default on CPUs wherever it builds. `selective_scan_chunked`, the pure-PyTorch fallback,
+cuts L into chunks of `chunk` steps and carries the state from chunk to chunk. Inside a
+chunk, either (intra="recurrent", its default) all chunks advance together step by step, or
+(intra="kernel") the recurrence unrolls into a masked, decayed attention-like product (the
+paper's Eq. 5 view of SS2D):
 
     y_t = sum_{s<=t} [sum_n C_tn exp(S_tn - S_sn) B_sn] delta_s u_s + sum_n C_tn exp(S_tn) h0_n + D u_t
     S_t = sum_{r<=t} delta_r A        (cumulative within the chunk; S_t - S_s <= 0 for s <= t)
@@ -35,9 +36,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from paperzoo.core.errors import InputError
+from paperzoo.vmamba.chunked_scan import chunked_scan
 from paperzoo.vmamba.fused_scan import available as fused_available
 from paperzoo.vmamba.fused_scan import fused_scan
-from paperzoo.vmamba.chunked_scan import chunked_scan
 
 # "auto": "fused" on CPU tensors where the kernel builds, else "chunked" (see `resolve_backend`);
 # "kernel": chunked with Eq. 5's masked kernel inside chunks.
