@@ -30,10 +30,11 @@ SYSTEMS: tuple[System, ...] = (
            "gap, reproduce (tiny world and SmolLM2); DPO equal to TRL 0.24's on a committed fixture (test_dpo.py); the "
            "tiny judge is near chance, so the claims do not reproduce at tiny scale; the SmolLM2 run is not yet recorded (README)", True),
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061",
-           "in progress: the whole pipeline on a world zoo (base, six LoRA experts, a merge; diffusers UNet, DDIM, peft), "
-           "rule or SmolLM2 controller, advantage database (MiniLM), generate / zoo / build-db / reproduce; Stable "
-           "Diffusion checkpoints and LoRAs through diffusers, ImageReward from a local folder (equal to the official "
-           "code on a committed fixture: test_imagereward.py); the 3-seed reproduction is not yet recorded (README)", True),
+           "the whole pipeline on a world zoo (base, six LoRA experts, a merge; diffusers UNet, DDIM, peft), rule or "
+           "SmolLM2 controller, advantage database (MiniLM), generate / zoo / build-db / reproduce; Stable Diffusion "
+           "checkpoints and LoRAs through diffusers, ImageReward from a local folder (equal to the official code on a "
+           "committed fixture: test_imagereward.py); routing beats the base and a random expert, the database, the "
+           "extension and SmolLM2 as controller add nothing here (README)", True),
     System("chatqa", "ChatQA: Building GPT-4 Level Conversational QA Models", "2401.10225",
            "two-stage tuning (tiny world Llama, SmolLM2 or a local Llama), dual-encoder retriever (tiny, MiniLM, "
            "Dragon folders), chat --docs over your own files, ChatRAG-Bench score (per-record F1 and refusal rules "
