@@ -80,10 +80,11 @@ class Budget:
 FULL = Budget()
 QUICK = Budget(seeds=1, zoo="smoke", scorer_steps=20, critic_steps=10, critic_fakes=16, db_prompts=16, inputs=8,
                embedder="tfidf", smollm2_inputs=0, cmmd_embedder=None)
-# Minutes on 2 cores, estimated from single units (2026-12-07): per seed the full zoo ~13 min,
-# rewards ~3, the database ~5, the arms ~7; SmolLM2 routing ~6 min per input set of 12 (about
-# 30 s per input); once, the sparc-tiny CMMD embedder (5-10 min, shared with CMMD and SPARC).
-EXPECTED_MINUTES = {"full": 120, "quick": 1}
+# Minutes on 2 cores. full: the 2026-12-07 record took about 2.3 CPU-hours (about 45 CPU-minutes
+# per seed on one thread: zoo, rewards, database, arms, and SmolLM2's routing of 12 inputs at 30-55
+# s each), plus the sparc-tiny CMMD embedder once (5-10 min, shared with CMMD and SPARC); two
+# one-thread workers finished it in 67 minutes of wall time.
+EXPECTED_MINUTES = {"full": 80, "quick": 1}
 
 
 def _noise(seed: int, tag: int, n: int) -> torch.Tensor:
