@@ -158,7 +158,8 @@ def demo(models, runs, count, out, device, seed):
 def plateau(levers, seeds, steps, eval_count, out, device):
     """Why VMamba-nano and Conv-nano stay at chance on the global task on some seeds: one training or
     architecture lever at a time, on both models and several seeds, counting the seeds that leave the
-    plateau (about 10 CPU-minutes per lever and seed: ~6 VMamba-nano, ~3 Conv-nano, measured; finished runs are cached and reused)."""
+    plateau (about 10 CPU-minutes per lever and seed: ~6 VMamba-nano, ~3 Conv-nano, measured; finished runs
+    are cached and reused)."""
     from dataclasses import replace
 
     from paperzoo.core.atomic import atomic_path
