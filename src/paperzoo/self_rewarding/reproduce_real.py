@@ -63,13 +63,16 @@ class RealBudget:
     recipe: Recipe  # the loop's settings; its dpo_lr is replaced by the sweep's pick
     dpo_lrs: tuple[float, ...]  # the sweep on oracle pairs
     seeds: int = 3
-    test_per_family: int = 7  # held-out test tasks per family (6 families)
-    eval_groups: int = 24  # held-out EFT groups the judge scores (2-4 responses each)
+    test_per_family: int = 5  # held-out test tasks per family (6 families)
+    eval_groups: int = 12  # held-out EFT groups the judge scores (2-4 responses each)
 
 
+# Sized to run in about two hours on 2 cores (issue 16): an SFT step on IFT + EFT rows at batch 8
+# takes about 33 s with 2 threads (measured 2026-12-07), so SFT is 48 steps; judging dominates the
+# rest, so 16 prompts per iteration, 5 test tasks per family and 12 eval groups.
 REAL = RealBudget(
     "smollm2-135m-instruct",
-    replace(get_recipe("smollm2"), ift_size=256, eft_train_size=96, prompts_per_iteration=32, sft_steps=96,
+    replace(get_recipe("smollm2"), ift_size=256, eft_train_size=96, prompts_per_iteration=16, sft_steps=48,
             dpo_steps=16, batch_size=8, eval_every=8, valid_size=24, lora_rank=16, sft_lr=1e-3, sft_final_lr=1e-4),
     dpo_lrs=(1e-6, 1e-5, 1e-4),
 )
