@@ -87,3 +87,22 @@ def test_every_lever_names_a_known_knob():
     known_model = {f.name for f in fields(VMambaConfig)}
     for lever in LEVERS.values():
         assert set(lever.train) <= known_train and set(lever.model) <= known_model, lever.name
+
+
+def test_batchnorm_replaces_every_layernorm_of_the_macro_design_but_ss2ds_out_norm():
+    from torch import nn
+
+    from paperzoo.vmamba.blocks import BatchNormLast
+
+    ln, bn = create_model("vmamba-nano"), create_model("vmamba-nano", norm="bn")
+    kinds = lambda m: {n: type(x) for n, x in m.named_modules() if isinstance(x, (nn.LayerNorm, nn.BatchNorm2d))}  # noqa: E731
+    assert kinds(ln).keys() == kinds(bn).keys()  # the same places, so the same module names
+    for name, kind in kinds(bn).items():
+        assert kind is (nn.LayerNorm if name.endswith("out_norm") else BatchNormLast), name
+    x = torch.randn(4, 3, 64, 64)
+    bn.train()(x).sum().backward()
+    # channels-last BatchNorm: each channel normalised over (B, H, W), as BatchNorm2d on the permuted map
+    norm = BatchNormLast(6).train()
+    y = torch.randn(3, 5, 5, 6)
+    assert torch.allclose(norm(y), F.batch_norm(y.permute(0, 3, 1, 2), None, None, training=True).permute(0, 2, 3, 1),
+                          atol=1e-5)

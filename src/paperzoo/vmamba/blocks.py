@@ -27,6 +27,18 @@ class Permute(nn.Module):
 TO_LAST, TO_FIRST = (0, 2, 3, 1), (0, 3, 1, 2)
 
 
+class BatchNormLast(nn.BatchNorm2d):
+    """BatchNorm2d on a channels-last map (B, H, W, C): the official code's norm_layer="bn"."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.permute(*TO_FIRST)).permute(*TO_LAST)
+
+
+def norm(width: int, config: VMambaConfig) -> nn.Module:
+    """The macro design's norm layer (config.norm): LayerNorm over C, or BatchNorm."""
+    return nn.LayerNorm(width) if config.norm == "ln" else BatchNormLast(width)
+
+
 class DropPath(nn.Module):
     """Stochastic depth: drop the residual branch per sample with probability p (training only)."""
 
@@ -72,12 +84,12 @@ class ConvMixer(nn.Module):
 class VSSBlock(nn.Module):
     def __init__(self, width: int, config: VMambaConfig, drop_path: float = 0.0):
         super().__init__()
-        self.norm = nn.LayerNorm(width)
+        self.norm = norm(width, config)
         self.op = SS2D(width, config) if config.mixer == "ss2d" else ConvMixer(width, config)
         self.drop_path = DropPath(drop_path)
         self.mlp = None
         if config.mlp_ratio > 0:
-            self.norm2 = nn.LayerNorm(width)
+            self.norm2 = norm(width, config)
             self.mlp = Mlp(width, int(width * config.mlp_ratio))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -91,19 +103,19 @@ def patch_embed(config: VMambaConfig) -> nn.Sequential:
     """(B, 3, H, W) -> (B, H/4, W/4, C). Indices match the official Sequential's."""
     c, cin = config.dims, config.in_chans
     if config.patch_embed == "v1":
-        return nn.Sequential(nn.Conv2d(cin, c, 4, stride=4), Permute(*TO_LAST), nn.LayerNorm(c))
+        return nn.Sequential(nn.Conv2d(cin, c, 4, stride=4), Permute(*TO_LAST), norm(c, config))
     return nn.Sequential(
-        nn.Conv2d(cin, c // 2, 3, stride=2, padding=1), Permute(*TO_LAST), nn.LayerNorm(c // 2), Permute(*TO_FIRST),
-        nn.GELU(), nn.Conv2d(c // 2, c, 3, stride=2, padding=1), Permute(*TO_LAST), nn.LayerNorm(c),
+        nn.Conv2d(cin, c // 2, 3, stride=2, padding=1), Permute(*TO_LAST), norm(c // 2, config), Permute(*TO_FIRST),
+        nn.GELU(), nn.Conv2d(c // 2, c, 3, stride=2, padding=1), Permute(*TO_LAST), norm(c, config),
     )
 
 
 class PatchMerging2D(nn.Module):
     """The v1 downsampler: 2x2 neighbours concatenated (4C), LN, Linear 4C -> 2C (no bias)."""
 
-    def __init__(self, width: int):
+    def __init__(self, width: int, config: VMambaConfig):
         super().__init__()
-        self.norm = nn.LayerNorm(4 * width)
+        self.norm = norm(4 * width, config)
         self.reduction = nn.Linear(4 * width, 2 * width, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -116,6 +128,6 @@ class PatchMerging2D(nn.Module):
 
 def downsample(width: int, config: VMambaConfig) -> nn.Module:
     if config.downsample == "v1":
-        return PatchMerging2D(width)
+        return PatchMerging2D(width, config)
     return nn.Sequential(Permute(*TO_FIRST), nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), Permute(*TO_LAST),
-                         nn.LayerNorm(2 * width))
+                         norm(2 * width, config))

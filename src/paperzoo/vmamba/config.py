@@ -41,6 +41,8 @@ class VMambaConfig:
     # "chunked" (recurrent within chunks), "kernel" (Eq. 5 within chunks), "ref" (scan.py)
     chunk: int | None = None  # scan chunk length; None: sqrt(L) for "chunked", 64 for "kernel"
     dt_range: tuple[float, float] = (1e-3, 0.1)  # SS2D's dt at initialisation, log-uniform (Mamba's dt_min, dt_max)
+    norm: str = "ln"  # the stem's, downsamplers', blocks' and head's norm: "ln" (the paper's LayerNorm) or "bn"
+    # (BatchNorm2d, the official code's norm_layer="bn"); SS2D's out_norm stays a LayerNorm, as there
     head_hidden: int = 0  # 0: the paper's head (LN, pool, linear); > 0: a GELU hidden layer after pooling (a
     # diagnostic of the plateau study, plateau.py; not the paper's)
 
@@ -49,7 +51,7 @@ class VMambaConfig:
         object.__setattr__(self, "dt_range", tuple(self.dt_range))
         choices = {"variant": ("v0", "v2"), "patch_embed": ("v1", "v2"), "downsample": ("v1", "v3"),
                    "scan": ("cross", "bidi", "unidi"), "scan_backend": BACKENDS,
-                   "mixer": ("ss2d", "dwconv")}
+                   "mixer": ("ss2d", "dwconv"), "norm": ("ln", "bn")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"VMambaConfig.{name}: {getattr(self, name)!r}; allowed: {', '.join(allowed)}")

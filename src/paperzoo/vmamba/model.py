@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from paperzoo.core.checkpoint import PretrainedMixin
 from paperzoo.core.errors import InputError
-from paperzoo.vmamba.blocks import VSSBlock, downsample, patch_embed
+from paperzoo.vmamba.blocks import VSSBlock, downsample, norm, patch_embed
 from paperzoo.vmamba.config import VMambaConfig, registry
 
 
@@ -32,13 +32,14 @@ class Stage(nn.Module):
 
 
 class Classifier(nn.Module):
-    """LN per position, average pool, linear head (the paper's). `hidden` > 0 puts a GELU layer
-    between the pool and the head (plateau.py's diagnostic); at 0 it adds no parameters, so
-    official checkpoints keep their keys."""
+    """LN per position (config.norm), average pool, linear head (the paper's). config.head_hidden
+    > 0 puts a GELU layer between the pool and the head (plateau.py's diagnostic); at 0 it adds
+    no parameters, so official checkpoints keep their keys."""
 
-    def __init__(self, width: int, num_classes: int, hidden: int = 0):
+    def __init__(self, width: int, num_classes: int, config: VMambaConfig):
         super().__init__()
-        self.norm = nn.LayerNorm(width)
+        hidden = config.head_hidden
+        self.norm = norm(width, config)
         self.hidden = nn.Sequential(nn.Linear(width, hidden), nn.GELU()) if hidden else nn.Identity()
         self.head = nn.Linear(hidden or width, num_classes) if num_classes > 0 else nn.Identity()
 
@@ -62,7 +63,7 @@ class VMamba(PretrainedMixin, nn.Module):
         for i, (width, depth) in enumerate(zip(dims, config.depths)):
             self.layers.append(Stage(width, depth, config, rates[start:start + depth], last=i == len(dims) - 1))
             start += depth
-        self.classifier = Classifier(dims[-1], config.num_classes, config.head_hidden)
+        self.classifier = Classifier(dims[-1], config.num_classes, config)
         self.apply(self._init_weights)
 
     @staticmethod

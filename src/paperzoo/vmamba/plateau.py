@@ -12,6 +12,10 @@ budget (1,500 steps at batch 64), and counts the seeds that leave the plateau:
     lr-3e-3       peak learning rate 3e-3
     smooth-0.1    label smoothing 0.1 (the paper's ImageNet recipe has it)
     stem-v1       the v1 stem (one 4x4 conv of stride 4 + LN) instead of two 3x3 stride-2 convs
+    norm-bn       BatchNorm in place of every LayerNorm of the macro design (the official code's
+                  norm_layer="bn"; SS2D's out_norm stays LN, as there)
+    steps-3000    twice the steps (3,000): the escapes of the control came at steps 490-1,330, so
+                  is the plateau a waiting time that a longer run outlasts?
     dt-small      SS2D's dt initialised in [1e-4, 1e-2] (longer memory) instead of [1e-3, 0.1]
                   (VMamba only: the Conv baseline has no dt)
     mlp-head      a GELU hidden layer between the pooling and the head: a diagnostic, not the
@@ -64,6 +68,8 @@ LEVERS = {lever.name: lever for lever in (
     Lever("lr-3e-3", "peak learning rate 3e-3 instead of 1e-3", train={"lr": 3e-3}),
     Lever("smooth-0.1", "label smoothing 0.1", train={"label_smoothing": 0.1}),
     Lever("stem-v1", "the v1 stem (4x4 conv, stride 4, LN)", model={"patch_embed": "v1"}),
+    Lever("norm-bn", "BatchNorm in place of LayerNorm (official norm_layer=\"bn\")", model={"norm": "bn"}),
+    Lever("steps-3000", "3,000 steps instead of 1,500 (the same schedule, stretched)", train={"steps": 3000}),
     Lever("dt-small", "dt initialised in [1e-4, 1e-2] instead of [1e-3, 0.1]", model={"dt_range": (1e-4, 1e-2)},
           models=("vmamba-nano",)),
     Lever("mlp-head", "a GELU hidden layer (64) after the pool (diagnostic; not the paper's head)",
