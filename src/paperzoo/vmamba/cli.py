@@ -179,7 +179,7 @@ def plateau(levers, seeds, steps, eval_count, out, device):
 cli.add_command(reproduce_command(
     "vmamba",
     "VMamba-nano vs ViT-nano vs Conv-nano on the global and local world tasks, the scan ablation, and the "
-    "resolution, ERF and FLOPs claims; writes OUT/vmamba/ and OUT/REPORT.md (about 60 minutes on 2 cores; finished "
-    "runs are cached and reused).",
+    "resolution, ERF and FLOPs claims; writes OUT/vmamba/ and OUT/REPORT.md (it prints its expected time "
+    "first; finished runs are cached and reused).",
     "60 steps, one seed: a smoke run of the pipeline, not a result.",
 ))

@@ -52,11 +52,12 @@ FULL_SEEDS, QUICK_SEEDS = 3, 1
 ERF_IMAGES = 32
 ABLATION = ("vmamba-nano", "vmamba-nano-bidi", "vmamba-nano-unidi")  # App. H.1: 4, 2 and 1 scan routes
 ROUTES = {"vmamba-nano": "cross (4 routes)", "vmamba-nano-bidi": "bidi (2)", "vmamba-nano-unidi": "unidi (1)"}
-# Minutes on 2 cores. full: the 2026-12-07 record's 24 runs took about 5 CPU-hours (about 20
-# CPU-minutes per VMamba-nano run, 5-10 per Conv/ViT run, one thread each); with two threads
-# per run about 3.5 hours (estimated). quick: measured 2026-12-01, 2.4 CPU-minutes on one thread
-# (5.3 min of wall time on a machine shared with five other jobs).
-EXPECTED_MINUTES = {"full": 210, "quick": 3}
+# Minutes on 2 cores. full: estimated from the plateau study's run times with the fused scan
+# (2026-12-07: about 6 CPU-minutes per VMamba-nano run at 1,500 steps, one thread; Conv and ViT
+# 3-10): 24 runs, about 160 CPU-minutes, on 2 cores about 90 (the chunked scan's record took
+# about 5 CPU-hours). quick: measured 2026-12-01, 2.4 CPU-minutes on one thread (5.3 min of wall
+# time on a machine shared with five other jobs).
+EXPECTED_MINUTES = {"full": 90, "quick": 3}
 
 
 def model_config(model: str, task: str, overrides: dict | None = None) -> dict:
