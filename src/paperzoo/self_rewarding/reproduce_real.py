@@ -78,10 +78,11 @@ REAL = RealBudget(
 )
 
 
-# Minutes on 2 cores, estimated (not yet measured) from single-thread step times on SmolLM2
-# (2026-12-06): an EFT training step of batch 4 about 30 s, greedy judging about 5 s per
-# judgment of 64 tokens; M1's SFT about 60 min, each seed's 7 units about 100 min.
-EXPECTED_MINUTES = 400
+# Minutes on 2 cores, from the units' times measured on one thread each (2026-12-07, two workers
+# on 2 cores): M1's SFT 32, the SFT baseline's 5, an M0 evaluation 7, an LR-sweep iteration 6-7,
+# per seed a self-rewarding iteration with its evaluation 12-22 and an oracle one 7-12: about 245
+# one-thread minutes; one process with 2 threads, about 165 (estimated).
+EXPECTED_MINUTES = 165
 
 
 def model_path(budget: RealBudget) -> Path:
