@@ -28,7 +28,7 @@ A run "leaves the plateau" when its held-out accuracy reaches ESCAPE (0.6: stuck
 0.48-0.51, escaped runs 0.76-1.0 in the record). Every run is a cached unit
 (`reproduce.run_one`, `core.runcache`), shared with nothing else (its own folder).
 
-    paperzoo vmamba plateau                        # every lever, 3 seeds (about 1.7 h on 2 cores)
+    paperzoo vmamba plateau                        # every lever, 3 seeds (about 2.5 h on 2 cores, estimated)
     paperzoo vmamba plateau --lever recipe --lever mlp-head --seeds 3
 """
 
