@@ -41,6 +41,11 @@ def test_unknown_lever_is_one_clear_error(tmp_path):
         run(tmp_path, ("nope",), seeds=1, budget=TINY)
 
 
+def test_cli_help_lists_every_lever_in_order():
+    text = "".join(CliRunner().invoke(cli, ["plateau", "--help"]).output.split())  # help wraps at hyphens
+    assert ",".join(LEVERS) in text
+
+
 @pytest.mark.slow
 def test_cli_writes_the_table_and_plot(tmp_path):
     result = CliRunner().invoke(cli, ["plateau", "--lever", "recipe", "--seeds", "1", "--steps", "2", "--eval-count", "16",

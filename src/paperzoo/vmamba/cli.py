@@ -149,7 +149,8 @@ def demo(models, runs, count, out, device, seed):
 
 @cli.command()
 @click.option("--lever", "levers", multiple=True, help="A lever to measure (repeatable); default: all of them, in order: "
-              "recipe, warmup-500, lr-3e-4, lr-3e-3, smooth-0.1, stem-v1, dt-small, mlp-head (see plateau.py).")
+              "recipe, warmup-500, lr-3e-4, lr-3e-3, smooth-0.1, stem-v1, norm-bn, steps-3000, dt-small, mlp-head "
+              "(see plateau.py).")
 @click.option("--seeds", type=int, default=3, show_default=True)
 @click.option("--steps", type=int, default=None, help="Training steps per run (default: the world budget, 1500).")
 @click.option("--eval-count", type=int, default=2000, show_default=True, help="Held-out scenes per run.")
