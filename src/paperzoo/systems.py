@@ -28,7 +28,8 @@ SYSTEMS: tuple[System, ...] = (
     System("self_rewarding", "Self-Rewarding Language Models", "2401.10020",
            "train (SFT + self-rewarding iterations, world, SmolLM2 or local HF checkpoints + JSONL), generate, judge, "
            "gap, reproduce (tiny world and SmolLM2); DPO equal to TRL 0.24's on a committed fixture (test_dpo.py); the "
-           "tiny judge is near chance, so the claims do not reproduce at tiny scale; the SmolLM2 run is not yet recorded (README)", True),
+           "claims do not reproduce at tiny scale nor on SmolLM2: EFT teaches the judge format but not judging "
+           "(chance on held-out pairs), and the budget's DPO leaves the answers unchanged (README)", True),
     System("diffusiongpt", "DiffusionGPT: LLM-Driven Text-to-Image Generation System", "2401.10061",
            "the whole pipeline on a world zoo (base, six LoRA experts, a merge; diffusers UNet, DDIM, peft), rule or "
            "SmolLM2 controller, advantage database (MiniLM), generate / zoo / build-db / reproduce; Stable Diffusion "
